@@ -1,0 +1,61 @@
+package storage
+
+import "fmt"
+
+// Every object key Reliquary writes is built here, so the bucket stays
+// self-describing and browsable without the service:
+//
+//	products/<p>/product.json
+//	products/<p>/releases/<v>/artifacts/<name>
+//	products/<p>/releases/<v>/manifest.json
+//	products/<p>/releases/<v>/manifest.json.sig
+//	baselines/<name>/manifest.json
+//	baselines/<name>/manifest.json.sig
+//	journal/<20-digit seq>.json                         (the journal mirror, in order)
+//
+// Product slugs, versions, artifact and baseline names are validated by the
+// domain before they reach these functions; the results are still checked by
+// ValidateKey in every backend.
+
+// ProductKey is the product's descriptor.
+func ProductKey(product string) string {
+	return "products/" + product + "/product.json"
+}
+
+// ReleasePrefix is the folder of one release.
+func ReleasePrefix(product, version string) string {
+	return "products/" + product + "/releases/" + version + "/"
+}
+
+// ArtifactKey holds the bytes of one artifact.
+func ArtifactKey(product, version, name string) string {
+	return ReleasePrefix(product, version) + "artifacts/" + name
+}
+
+// ReleaseManifestKey holds a sealed release's canonical manifest.
+func ReleaseManifestKey(product, version string) string {
+	return ReleasePrefix(product, version) + "manifest.json"
+}
+
+// ReleaseManifestSigKey holds the base64 signature of the release manifest.
+func ReleaseManifestSigKey(product, version string) string {
+	return ReleaseManifestKey(product, version) + ".sig"
+}
+
+// BaselineManifestKey holds a baseline's canonical manifest.
+func BaselineManifestKey(name string) string {
+	return "baselines/" + name + "/manifest.json"
+}
+
+// BaselineManifestSigKey holds the base64 signature of a baseline manifest.
+func BaselineManifestSigKey(name string) string {
+	return BaselineManifestKey(name) + ".sig"
+}
+
+// JournalPrefix is the folder of the journal mirror.
+const JournalPrefix = "journal/"
+
+// JournalKey holds the event with sequence number seq.
+func JournalKey(seq uint64) string {
+	return fmt.Sprintf("%s%020d.json", JournalPrefix, seq)
+}
