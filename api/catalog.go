@@ -1,0 +1,191 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reliquary/reliquary/internal/library"
+)
+
+func (s *Server) createProduct(c *gin.Context) {
+	var in library.ProductInput
+	if !decodeJSON(c, &in) {
+		return
+	}
+	pr := principal(c)
+	if !pr.CanAccess(in.Name) {
+		writeError(c, http.StatusForbidden, CodeForbidden, "this token is not scoped to product "+in.Name, map[string]any{"product": in.Name})
+		return
+	}
+	p, err := s.lib.CreateProduct(c, pr, in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Header("Location", APIPrefix+"/products/"+p.Name)
+	c.JSON(http.StatusCreated, p)
+}
+
+// ProductList is the answer of GET /products.
+type ProductList struct {
+	Products []*library.Product `json:"products"`
+}
+
+func (s *Server) listProducts(c *gin.Context) {
+	list, err := s.lib.Products(c, principal(c))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ProductList{Products: nonNil(list)})
+}
+
+func (s *Server) getProduct(c *gin.Context) {
+	p, err := s.lib.Product(c, c.Param("product"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+func (s *Server) setPolicy(c *gin.Context) {
+	var in library.PolicyInput
+	if !decodeJSON(c, &in) {
+		return
+	}
+	p, err := s.lib.SetPolicy(c, principal(c), c.Param("product"), in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+func (s *Server) createRelease(c *gin.Context) {
+	var in library.ReleaseInput
+	if !decodeJSON(c, &in) {
+		return
+	}
+	r, err := s.lib.CreateRelease(c, principal(c), c.Param("product"), in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Header("Location", APIPrefix+"/products/"+r.Product+"/releases/"+r.Version)
+	c.JSON(http.StatusCreated, r)
+}
+
+// ReleaseList is a page of GET /products/{p}/releases.
+type ReleaseList struct {
+	Releases   []*library.Release `json:"releases"`
+	NextCursor string             `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) listReleases(c *gin.Context) {
+	limit, ok := queryInt(c, "limit", 100, library.MaxPage)
+	if !ok {
+		return
+	}
+	list, next, err := s.lib.Releases(c, c.Param("product"), library.ReleaseFilter{
+		State: library.State(c.Query("state")), Type: library.ReleaseType(c.Query("type")),
+		Constraint: c.Query("constraint"), Label: c.Query("label"), Limit: limit, Cursor: c.Query("cursor"),
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	for _, r := range list {
+		r.Artifacts = nil // listings stay small; GET the release for its artifacts
+	}
+	c.JSON(http.StatusOK, ReleaseList{Releases: nonNil(list), NextCursor: next})
+}
+
+func (s *Server) getRelease(c *gin.Context) {
+	r, err := s.lib.Release(c, c.Param("product"), c.Param("version"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+// TokenView is a token as the API shows it: never its secret or hash.
+type TokenView struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	Products  []string  `json:"products"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	// Secret is set only in the answer to POST /tokens.
+	Secret string `json:"secret,omitempty"`
+}
+
+func tokenView(t *library.Token) TokenView {
+	return TokenView{ID: t.ID, Name: t.Name, Role: t.Role.String(), Products: nonNil(t.Products), CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt}
+}
+
+func (s *Server) createToken(c *gin.Context) {
+	var in library.TokenInput
+	if !decodeJSON(c, &in) {
+		return
+	}
+	pr := principal(c)
+	// A scoped admin can hand out only what it has.
+	if len(pr.Products) > 0 {
+		if len(in.Products) == 0 {
+			writeError(c, http.StatusForbidden, CodeForbidden, "a product-scoped token cannot create an unscoped token", nil)
+			return
+		}
+		for _, p := range in.Products {
+			if !pr.CanAccess(p) {
+				writeError(c, http.StatusForbidden, CodeForbidden, "this token is not scoped to product "+p, map[string]any{"product": p})
+				return
+			}
+		}
+	}
+	t, secret, err := s.lib.CreateToken(c, pr, in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	v := tokenView(t)
+	v.Secret = secret
+	c.JSON(http.StatusCreated, v)
+}
+
+// TokenList is the answer of GET /tokens.
+type TokenList struct {
+	Tokens []TokenView `json:"tokens"`
+}
+
+func (s *Server) listTokens(c *gin.Context) {
+	list, err := s.lib.Tokens(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := TokenList{Tokens: []TokenView{}}
+	for _, t := range list {
+		out.Tokens = append(out.Tokens, tokenView(t))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) revokeToken(c *gin.Context) {
+	if err := s.lib.RevokeToken(c, principal(c), c.Param("id")); err != nil {
+		fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

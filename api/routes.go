@@ -1,0 +1,60 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reliquary/reliquary/internal/library"
+)
+
+// Route is one row of the route table: the only place routes are declared.
+// Perm is the least role that may call it (RoleNone: anyone, no token).
+// Routes with a :product parameter also enforce the token's product scope.
+type Route struct {
+	Method  string
+	Path    string // gin syntax, relative to the root
+	Perm    library.Role
+	Handler gin.HandlerFunc
+}
+
+// APIPrefix is the versioned API root.
+const APIPrefix = "/api/v1"
+
+// Routes is the route table.
+func (s *Server) Routes() []Route {
+	const (
+		anyone  = library.RoleNone
+		reader  = library.RoleReader
+		pub     = library.RolePublisher
+		admin   = library.RoleAdmin
+		release = APIPrefix + "/products/:product/releases/:version"
+	)
+	return []Route{
+		{http.MethodGet, "/healthz", anyone, s.healthz},
+		{http.MethodGet, "/readyz", anyone, s.readyz},
+		{http.MethodGet, "/metrics", anyone, s.metrics},
+		{http.MethodGet, APIPrefix + "/healthz", anyone, s.healthz},
+		{http.MethodGet, APIPrefix + "/readyz", anyone, s.readyz},
+
+		{http.MethodPost, APIPrefix + "/products", admin, s.createProduct},
+		{http.MethodGet, APIPrefix + "/products", reader, s.listProducts},
+		{http.MethodGet, APIPrefix + "/products/:product", reader, s.getProduct},
+		{http.MethodPut, APIPrefix + "/products/:product/policy", admin, s.setPolicy},
+
+		{http.MethodPost, APIPrefix + "/products/:product/releases", pub, s.createRelease},
+		{http.MethodGet, APIPrefix + "/products/:product/releases", reader, s.listReleases},
+		{http.MethodGet, release, reader, s.getRelease},
+		{http.MethodPut, release + "/artifacts/:name", pub, s.uploadArtifact},
+		{http.MethodDelete, release + "/artifacts/:name", pub, s.deleteArtifact},
+		{http.MethodGet, release + "/artifacts/:name", reader, s.downloadArtifact},
+		{http.MethodHead, release + "/artifacts/:name", reader, s.downloadArtifact},
+		{http.MethodGet, release + "/artifacts/:name/signature", reader, s.artifactSignature},
+
+		{http.MethodPost, APIPrefix + "/tokens", admin, s.createToken},
+		{http.MethodGet, APIPrefix + "/tokens", admin, s.listTokens},
+		{http.MethodDelete, APIPrefix + "/tokens/:id", admin, s.revokeToken},
+
+		{http.MethodGet, APIPrefix + "/signing/key", anyone, s.signingKey},
+	}
+}

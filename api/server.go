@@ -1,0 +1,271 @@
+// Package api is Reliquary's HTTP interface: the gin router built from one
+// route table, the error envelope, authentication and authorisation, and
+// the request and response types.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/reliquary/reliquary/internal/library"
+	"github.com/reliquary/reliquary/storage"
+)
+
+// Downloads modes.
+const (
+	DownloadsProxy    = "proxy"
+	DownloadsRedirect = "redirect"
+)
+
+// Pinger reports whether a dependency is reachable (readiness).
+type Pinger interface{ Ping() error }
+
+// Config wires the HTTP server.
+type Config struct {
+	Library       *library.Service
+	Index         Pinger
+	Store         storage.BlobStore
+	PublicKeyPEM  []byte
+	AnonymousRead bool
+	Downloads     string        // proxy (default) or redirect
+	PresignExpiry time.Duration // default 5 minutes
+	Logger        *slog.Logger
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	lib      *library.Service
+	index    Pinger
+	store    storage.BlobStore
+	pubKey   []byte
+	anonRead bool
+	redirect bool
+	expiry   time.Duration
+	log      *slog.Logger
+	registry *prometheus.Registry
+	metricsH http.Handler
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	bytesIn  prometheus.Counter
+	bytesOut prometheus.Counter
+}
+
+// New builds the server and its metrics.
+func New(cfg Config) *Server {
+	s := &Server{lib: cfg.Library, index: cfg.Index, store: cfg.Store, pubKey: cfg.PublicKeyPEM,
+		anonRead: cfg.AnonymousRead, redirect: cfg.Downloads == DownloadsRedirect,
+		expiry: cfg.PresignExpiry, log: cfg.Logger}
+	if s.expiry == 0 {
+		s.expiry = 5 * time.Minute
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.registry = prometheus.NewRegistry()
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "reliquary_http_requests_total",
+		Help: "HTTP requests by route and status."}, []string{"method", "route", "status"})
+	s.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "reliquary_http_request_duration_seconds",
+		Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)}, []string{"method", "route"})
+	s.bytesIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "reliquary_artifact_bytes_uploaded_total", Help: "Artifact bytes stored."})
+	s.bytesOut = prometheus.NewCounter(prometheus.CounterOpts{Name: "reliquary_artifact_bytes_downloaded_total", Help: "Artifact bytes served."})
+	s.registry.MustRegister(s.requests, s.duration, s.bytesIn, s.bytesOut)
+	s.metricsH = promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+	return s
+}
+
+// Registry is the server's Prometheus registry (other parts add metrics).
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// Handler builds the gin engine from the route table.
+func (s *Server) Handler() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.UseRawPath = true // an encoded slash stays inside its path segment
+	r.UnescapePathValues = true
+	r.RemoveExtraSlash = false
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	_ = r.SetTrustedProxies(nil)
+	r.Use(s.recovery, s.requestIDAndLog, securityHeaders)
+	for _, rt := range s.Routes() {
+		r.Handle(rt.Method, rt.Path, s.authorize(rt), rt.Handler)
+	}
+	r.NoRoute(func(c *gin.Context) {
+		writeError(c, http.StatusNotFound, CodeNotFound, "no such route: "+c.Request.Method+" "+c.Request.URL.Path, nil)
+	})
+	r.NoMethod(func(c *gin.Context) {
+		writeError(c, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method "+c.Request.Method+" is not allowed here", nil)
+	})
+	return r
+}
+
+func (s *Server) recovery(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			s.log.Error("panic serving request", "request_id", requestID(c), "path", c.FullPath(), "panic", v)
+			writeError(c, http.StatusInternalServerError, CodeInternal, "internal error; see the server log for request "+requestID(c), nil)
+		}
+	}()
+	c.Next()
+}
+
+var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+const ctxRequestID = "request_id"
+
+func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
+
+// requestIDAndLog tags the request with an ID (the client's, when sane)
+// and writes one access log line. Tokens are never logged.
+func (s *Server) requestIDAndLog(c *gin.Context) {
+	id := c.GetHeader("X-Request-ID")
+	if !requestIDRe.MatchString(id) {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Set(ctxRequestID, id)
+	c.Header("X-Request-ID", id)
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	status := c.Writer.Status()
+	elapsed := time.Since(start)
+	s.requests.WithLabelValues(c.Request.Method, route, httpStatus(status)).Inc()
+	s.duration.WithLabelValues(c.Request.Method, route).Observe(elapsed.Seconds())
+	if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+		return
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	s.log.LogAttrs(c.Request.Context(), level, "http request",
+		slog.String("request_id", id), slog.String("method", c.Request.Method), slog.String("route", route),
+		slog.String("path", c.Request.URL.Path), slog.Int("status", status), slog.Int("bytes", c.Writer.Size()),
+		slog.Duration("duration", elapsed), slog.String("actor", principal(c).Name), slog.String("remote", c.ClientIP()))
+}
+
+func httpStatus(code int) string {
+	const digits = "0123456789"
+	if code < 100 || code > 999 {
+		return "000"
+	}
+	return string([]byte{digits[code/100], digits[code/10%10], digits[code%10]})
+}
+
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	h.Set("Cache-Control", "no-store")
+	if c.Request.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	c.Next()
+}
+
+const ctxPrincipal = "principal"
+
+func principal(c *gin.Context) library.Principal {
+	if p, ok := c.Get(ctxPrincipal); ok {
+		return p.(library.Principal)
+	}
+	return library.Principal{}
+}
+
+// authorize checks the bearer token against the route's permission and,
+// for routes under a product, the token's product scope.
+func (s *Server) authorize(rt Route) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if rt.Perm == library.RoleNone {
+			c.Next()
+			return
+		}
+		var pr library.Principal
+		auth := c.GetHeader("Authorization")
+		switch {
+		case auth == "" && s.anonRead && rt.Perm == library.RoleReader:
+			pr = library.Anonymous
+		case auth == "":
+			c.Header("WWW-Authenticate", `Bearer realm="reliquary"`)
+			writeError(c, http.StatusUnauthorized, CodeUnauthenticated, "a bearer token is required", nil)
+			return
+		default:
+			secret, ok := strings.CutPrefix(auth, "Bearer ")
+			p, err := s.lib.Authenticate(strings.TrimSpace(secret))
+			if !ok || err != nil {
+				c.Header("WWW-Authenticate", `Bearer realm="reliquary", error="invalid_token"`)
+				writeError(c, http.StatusUnauthorized, CodeUnauthenticated, "the bearer token is not valid", nil)
+				return
+			}
+			pr = p
+		}
+		c.Set(ctxPrincipal, pr)
+		if pr.Role < rt.Perm {
+			writeError(c, http.StatusForbidden, CodeForbidden,
+				"role "+pr.Role.String()+" may not do this; it needs "+rt.Perm.String(), map[string]any{"required_role": rt.Perm.String()})
+			return
+		}
+		if p := c.Param("product"); p != "" && !pr.CanAccess(p) {
+			writeError(c, http.StatusForbidden, CodeForbidden, "this token is not scoped to product "+p, map[string]any{"product": p})
+			return
+		}
+		c.Next()
+	}
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	defer cancel()
+	checks := map[string]string{"index": "ok", "storage": "ok"}
+	ready := true
+	if err := s.index.Ping(); err != nil {
+		checks["index"] = err.Error()
+		ready = false
+	}
+	if err := s.store.Ping(ctx); err != nil {
+		checks["storage"] = err.Error()
+		ready = false
+		s.log.Warn("storage not ready", "err", err)
+	}
+	if !ready {
+		c.Header("Retry-After", "5")
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": checks})
+}
+
+func (s *Server) metrics(c *gin.Context) { s.metricsH.ServeHTTP(c.Writer, c.Request) }
+
+func (s *Server) signingKey(c *gin.Context) {
+	c.Data(http.StatusOK, "application/x-pem-file", s.pubKey)
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+
+	"github.com/reliquary/reliquary/api"
+	"github.com/reliquary/reliquary/storage/s3"
+)
+
+// serveConfig is the one typed configuration of `reliquary serve`. Each
+// field is a flag, a RELIQUARY_<NAME> environment variable (dashes become
+// underscores) and a key of the optional --config YAML file, in that order
+// of precedence.
+type serveConfig struct {
+	Listen          string        `yaml:"listen"`
+	DataDir         string        `yaml:"data-dir"`
+	Storage         string        `yaml:"storage"`
+	S3Endpoint      string        `yaml:"s3-endpoint"`
+	S3Bucket        string        `yaml:"s3-bucket"`
+	S3Region        string        `yaml:"s3-region"`
+	S3AccessKey     string        `yaml:"s3-access-key"`
+	S3SecretKey     string        `yaml:"s3-secret-key"`
+	S3Insecure      bool          `yaml:"s3-insecure"`
+	SigningKey      string        `yaml:"signing-key"`
+	AdminToken      string        `yaml:"admin-token"`
+	AnonymousRead   bool          `yaml:"anonymous-read"`
+	Downloads       string        `yaml:"downloads"`
+	TLSCert         string        `yaml:"tls-cert"`
+	TLSKey          string        `yaml:"tls-key"`
+	ShutdownTimeout time.Duration `yaml:"shutdown-timeout"`
+	LogFormat       string        `yaml:"log-format"`
+	LogLevel        string        `yaml:"log-level"`
+}
+
+func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&c.DataDir, "data-dir", "./reliquary-data", "directory of the index, the signing key and (with --storage fs) the artifacts")
+	fs.StringVar(&c.Storage, "storage", "fs", "artifact store: fs (files under --data-dir/blobs) or s3")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", "", "S3 endpoint host:port (with --storage s3)")
+	fs.StringVar(&c.S3Bucket, "s3-bucket", "", "S3 bucket (created when missing)")
+	fs.StringVar(&c.S3Region, "s3-region", "", "S3 region (default us-east-1)")
+	fs.StringVar(&c.S3AccessKey, "s3-access-key", "", "S3 access key")
+	fs.StringVar(&c.S3SecretKey, "s3-secret-key", "", "S3 secret key (prefer RELIQUARY_S3_SECRET_KEY)")
+	fs.BoolVar(&c.S3Insecure, "s3-insecure", false, "talk plain HTTP to the S3 endpoint")
+	fs.StringVar(&c.SigningKey, "signing-key", "", "signing key: PEM file or KMS URI (default: generated under --data-dir)")
+	fs.StringVar(&c.AdminToken, "admin-token", "", "bootstrap admin token secret (prefer RELIQUARY_ADMIN_TOKEN); when unset and no token exists, one is generated and printed once")
+	fs.BoolVar(&c.AnonymousRead, "anonymous-read", false, "allow reads (list, resolve, download) without a token")
+	fs.StringVar(&c.Downloads, "downloads", api.DownloadsProxy, "downloads: proxy (stream through the service) or redirect (307 to a presigned S3 URL)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (serve HTTPS with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key file")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to drain requests on SIGINT/SIGTERM")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+// load fills every setting not given as a flag from the environment, then
+// from the YAML file, then validates.
+func (c *serveConfig) load(cmd *cobra.Command, configFile string) error {
+	fileVals := map[string]any{}
+	if configFile != "" {
+		data, err := os.ReadFile(configFile)
+		if err != nil {
+			return fmt.Errorf("read --config: %w", err)
+		}
+		if err := yaml.Unmarshal(data, &fileVals); err != nil {
+			return fmt.Errorf("--config %s is not valid YAML: %w", configFile, err)
+		}
+	}
+	fs := cmd.Flags()
+	var errs []error
+	known := map[string]bool{}
+	fs.VisitAll(func(f *pflag.Flag) {
+		known[f.Name] = true
+		if f.Changed || f.Name == "config" || f.Name == "help" {
+			return
+		}
+		env := "RELIQUARY_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+			return
+		}
+		if v, ok := fileVals[f.Name]; ok {
+			if err := fs.Set(f.Name, fmt.Sprint(v)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s: %w", configFile, f.Name, err))
+			}
+		}
+	})
+	for k := range fileVals {
+		if !known[k] {
+			errs = append(errs, fmt.Errorf("%s: unknown setting %q", configFile, k))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return c.validate()
+}
+
+func (c *serveConfig) validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q must be host:port, e.g. 127.0.0.1:8080", c.Listen))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	switch c.Storage {
+	case "fs":
+	case "s3":
+		if err := c.s3Config().Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--storage %q must be fs or s3", c.Storage))
+	}
+	if c.Downloads != api.DownloadsProxy && c.Downloads != api.DownloadsRedirect {
+		errs = append(errs, fmt.Errorf("--downloads %q must be proxy or redirect", c.Downloads))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		errs = append(errs, errors.New("--admin-token must be at least 16 characters"))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *serveConfig) s3Config() s3.Config {
+	return s3.Config{Endpoint: c.S3Endpoint, Bucket: c.S3Bucket, Region: c.S3Region,
+		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Insecure: c.S3Insecure}
+}
