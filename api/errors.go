@@ -45,6 +45,8 @@ const (
 	CodeStorageUnavailable  = "STORAGE_UNAVAILABLE"
 	CodeStorageFull         = "STORAGE_FULL"
 	CodeJournalBroken       = "JOURNAL_BROKEN"
+	CodeManifestNotFound    = "MANIFEST_NOT_FOUND"
+	CodeIntegrity           = "INTEGRITY_ERROR"
 	CodeNotImplemented      = "NOT_IMPLEMENTED"
 	CodeInternal            = "INTERNAL"
 )
@@ -75,6 +77,8 @@ var errorTable = []struct {
 	{library.ErrTypeNotAllowed, http.StatusConflict, CodeTypeNotAllowed},
 	{library.ErrEmptyRelease, http.StatusConflict, CodeEmptyRelease},
 	{library.ErrTooLarge, http.StatusRequestEntityTooLarge, CodeArtifactTooLarge},
+	{library.ErrManifestNotFound, http.StatusNotFound, CodeManifestNotFound},
+	{library.ErrIntegrity, http.StatusInternalServerError, CodeIntegrity},
 	{library.ErrNotImplemented, http.StatusNotImplemented, CodeNotImplemented},
 	{storage.ErrSizeMismatch, http.StatusBadRequest, CodeIncompleteBody},
 	{storage.ErrInvalidRange, http.StatusRequestedRangeNotSatisfiable, CodeRangeNotSatisfiable},

@@ -51,10 +51,15 @@ func (s *Server) Routes() []Route {
 		{http.MethodHead, release + "/artifacts/:name", reader, s.downloadArtifact},
 		{http.MethodGet, release + "/artifacts/:name/signature", reader, s.artifactSignature},
 
+		{http.MethodPost, release + "/seal", pub, s.seal},
+		{http.MethodGet, release + "/manifest", reader, s.manifest},
+		{http.MethodGet, release + "/manifest/signature", reader, s.manifestSignature},
+
 		{http.MethodPost, APIPrefix + "/tokens", admin, s.createToken},
 		{http.MethodGet, APIPrefix + "/tokens", admin, s.listTokens},
 		{http.MethodDelete, APIPrefix + "/tokens/:id", admin, s.revokeToken},
 
 		{http.MethodGet, APIPrefix + "/signing/key", anyone, s.signingKey},
+		{http.MethodGet, APIPrefix + "/signing/keys", anyone, s.signingKeys},
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/reliquary/reliquary/internal/library"
+	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/storage"
 )
 
@@ -34,10 +35,12 @@ type Pinger interface{ Ping() error }
 
 // Config wires the HTTP server.
 type Config struct {
-	Library       *library.Service
-	Index         Pinger
-	Store         storage.BlobStore
-	PublicKeyPEM  []byte
+	Library      *library.Service
+	Index        Pinger
+	Store        storage.BlobStore
+	PublicKeyPEM []byte
+	// Keyring lists every verification key (current and retired).
+	Keyring       *signing.Keyring
 	AnonymousRead bool
 	Downloads     string        // proxy (default) or redirect
 	PresignExpiry time.Duration // default 5 minutes
@@ -50,6 +53,7 @@ type Server struct {
 	index    Pinger
 	store    storage.BlobStore
 	pubKey   []byte
+	keyring  *signing.Keyring
 	anonRead bool
 	redirect bool
 	expiry   time.Duration
@@ -64,7 +68,7 @@ type Server struct {
 
 // New builds the server and its metrics.
 func New(cfg Config) *Server {
-	s := &Server{lib: cfg.Library, index: cfg.Index, store: cfg.Store, pubKey: cfg.PublicKeyPEM,
+	s := &Server{lib: cfg.Library, index: cfg.Index, store: cfg.Store, pubKey: cfg.PublicKeyPEM, keyring: cfg.Keyring,
 		anonRead: cfg.AnonymousRead, redirect: cfg.Downloads == DownloadsRedirect,
 		expiry: cfg.PresignExpiry, log: cfg.Logger}
 	if s.expiry == 0 {

@@ -31,6 +31,7 @@ type serveConfig struct {
 	S3SecretKey     string        `yaml:"s3-secret-key"`
 	S3Insecure      bool          `yaml:"s3-insecure"`
 	SigningKey      string        `yaml:"signing-key"`
+	RetiredKeys     []string      `yaml:"retired-keys"`
 	AdminToken      string        `yaml:"admin-token"`
 	AnonymousRead   bool          `yaml:"anonymous-read"`
 	Downloads       string        `yaml:"downloads"`
@@ -52,6 +53,7 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.S3SecretKey, "s3-secret-key", "", "S3 secret key (prefer RELIQUARY_S3_SECRET_KEY)")
 	fs.BoolVar(&c.S3Insecure, "s3-insecure", false, "talk plain HTTP to the S3 endpoint")
 	fs.StringVar(&c.SigningKey, "signing-key", "", "signing key: PEM file or KMS URI (default: generated under --data-dir)")
+	fs.StringSliceVar(&c.RetiredKeys, "retired-keys", nil, "PEM public keys of rotated-out signing keys, so their signatures still verify (comma-separated files)")
 	fs.StringVar(&c.AdminToken, "admin-token", "", "bootstrap admin token secret (prefer RELIQUARY_ADMIN_TOKEN); when unset and no token exists, one is generated and printed once")
 	fs.BoolVar(&c.AnonymousRead, "anonymous-read", false, "allow reads (list, resolve, download) without a token")
 	fs.StringVar(&c.Downloads, "downloads", api.DownloadsProxy, "downloads: proxy (stream through the service) or redirect (307 to a presigned S3 URL)")
@@ -91,6 +93,13 @@ func (c *serveConfig) load(cmd *cobra.Command, configFile string) error {
 			return
 		}
 		if v, ok := fileVals[f.Name]; ok {
+			if list, ok := v.([]any); ok {
+				parts := make([]string, len(list))
+				for i, x := range list {
+					parts[i] = fmt.Sprint(x)
+				}
+				v = strings.Join(parts, ",")
+			}
 			if err := fs.Set(f.Name, fmt.Sprint(v)); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %s: %w", configFile, f.Name, err))
 			}

@@ -92,6 +92,19 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 		return fmt.Errorf("signing key: %w", err)
 	}
 
+	var retired [][]byte
+	for _, f := range cfg.RetiredKeys {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("--retired-keys: %w", err)
+		}
+		retired = append(retired, pem)
+	}
+	keyring, err := signing.NewKeyring(signer, retired...)
+	if err != nil {
+		return fmt.Errorf("--retired-keys: %w", err)
+	}
+
 	lib := library.New(library.Config{Repo: ix, Store: store, Signer: signer, Logger: log})
 	generated, err := lib.Bootstrap(ctx, cfg.AdminToken)
 	if err != nil {
@@ -101,7 +114,7 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 		fmt.Fprintf(os.Stderr, "\nNo tokens existed: created the admin token below. It is shown only this once.\n\n  RELIQUARY_TOKEN=%s\n\n", generated)
 	}
 
-	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(),
+	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring,
 		AnonymousRead: cfg.AnonymousRead, Downloads: cfg.Downloads, Logger: log})
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),

@@ -26,6 +26,7 @@ var (
 	ErrTypeNotAllowed  = errors.New("release type not allowed by policy")
 	ErrNotImplemented  = errors.New("not implemented in this build")
 	ErrForbidden       = errors.New("forbidden")
+	ErrIntegrity       = errors.New("stored data does not match the index")
 	ErrUnauthenticated = errors.New("unauthenticated")
 )
 

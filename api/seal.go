@@ -1,0 +1,66 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// CommentInput is the optional body of a transition.
+type CommentInput struct {
+	Comment string `json:"comment"`
+}
+
+func (s *Server) seal(c *gin.Context) {
+	var in CommentInput
+	if !emptyBody(c) && !decodeJSON(c, &in) {
+		return
+	}
+	r, err := s.lib.Seal(c, principal(c), c.Param("product"), c.Param("version"), in.Comment)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+func (s *Server) manifest(c *gin.Context) {
+	body, _, err := s.lib.Manifest(c, c.Param("product"), c.Param("version"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "application/json", body)
+}
+
+func (s *Server) manifestSignature(c *gin.Context) {
+	_, sig, err := s.lib.Manifest(c, c.Param("product"), c.Param("version"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", sig)
+}
+
+// SigningKeys is the answer of GET /signing/keys: every key whose
+// signatures verify, the current one marked.
+type SigningKeys struct {
+	Keys []SigningKey `json:"keys"`
+}
+
+// SigningKey is one verification key.
+type SigningKey struct {
+	KeyID     string `json:"key_id"`
+	PublicKey string `json:"public_key"`
+	Current   bool   `json:"current"`
+}
+
+func (s *Server) signingKeys(c *gin.Context) {
+	out := SigningKeys{Keys: []SigningKey{}}
+	if s.keyring != nil {
+		for _, k := range s.keyring.Keys() {
+			out.Keys = append(out.Keys, SigningKey{KeyID: k.KeyID, PublicKey: string(k.PEM), Current: k.Current})
+		}
+	}
+	c.JSON(http.StatusOK, out)
+}
