@@ -80,6 +80,7 @@ var errorTable = []struct {
 	{library.ErrManifestNotFound, http.StatusNotFound, CodeManifestNotFound},
 	{library.ErrIntegrity, http.StatusInternalServerError, CodeIntegrity},
 	{library.ErrNotImplemented, http.StatusNotImplemented, CodeNotImplemented},
+	{library.ErrIncompleteBody, http.StatusBadRequest, CodeIncompleteBody},
 	{storage.ErrSizeMismatch, http.StatusBadRequest, CodeIncompleteBody},
 	{storage.ErrInvalidRange, http.StatusRequestedRangeNotSatisfiable, CodeRangeNotSatisfiable},
 	{storage.ErrNoSpace, http.StatusInsufficientStorage, CodeStorageFull},

@@ -117,6 +117,9 @@ func (s *Service) Upload(ctx context.Context, pr Principal, in UploadInput) (a *
 		if body.over {
 			return nil, false, tooLarge(body.n, max)
 		}
+		if body.err != nil && !errors.Is(body.err, io.EOF) {
+			return nil, false, fmt.Errorf("upload %s: %w after %d bytes: %w", subject, ErrIncompleteBody, body.n, body.err)
+		}
 		return nil, false, fmt.Errorf("upload %s: %w", subject, err)
 	}
 	cleanup := func() {
@@ -200,7 +203,7 @@ func (s *Service) compareExisting(existing *Artifact, in UploadInput, max int64)
 		if body.over {
 			return nil, false, tooLarge(body.n, max)
 		}
-		return nil, false, fmt.Errorf("read upload: %w", err)
+		return nil, false, fmt.Errorf("read upload: %w: %w", ErrIncompleteBody, err)
 	}
 	sum := h.Sum(nil)
 	if in.ExpectedSHA256 != nil && !bytes.Equal(sum, in.ExpectedSHA256) {
@@ -237,10 +240,14 @@ type hashLimitReader struct {
 	n    int64
 	max  int64
 	over bool
+	err  error // how the client's body ended
 }
 
 func (l *hashLimitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
+	if err != nil {
+		l.err = err
+	}
 	l.n += int64(n)
 	if l.n > l.max {
 		l.over = true

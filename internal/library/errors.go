@@ -19,6 +19,7 @@ var (
 
 	ErrReleaseSealed   = errors.New("release is sealed")
 	ErrDigestMismatch  = errors.New("digest mismatch")
+	ErrIncompleteBody  = errors.New("the request body ended early")
 	ErrTooLarge        = errors.New("artifact larger than the product allows")
 	ErrUploadBusy      = errors.New("another upload of this artifact is in progress")
 	ErrEmptyRelease    = errors.New("release has no artifacts")
