@@ -22,7 +22,7 @@ func ParseExpectedDigest(contentDigest, checksum string) ([]byte, error) {
 		for member := range strings.SplitSeq(contentDigest, ",") {
 			k, v, ok := strings.Cut(strings.TrimSpace(member), "=")
 			if !ok {
-				return nil, errors.New("Content-Digest must be a list of algorithm=:base64: members")
+				return nil, errors.New("Content-Digest must be a list of members like sha-256=:<base64>")
 			}
 			k = strings.ToLower(strings.TrimSpace(k))
 			v = strings.TrimSpace(v)
@@ -30,7 +30,7 @@ func ParseExpectedDigest(contentDigest, checksum string) ([]byte, error) {
 				v = v[:i]
 			}
 			if len(v) < 2 || v[0] != ':' || v[len(v)-1] != ':' {
-				return nil, errors.New("Content-Digest values must be byte sequences, :base64:")
+				return nil, errors.New("Content-Digest values must be byte sequences like :<base64>")
 			}
 			if k != "sha-256" {
 				continue

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
@@ -49,7 +50,7 @@ func Open(path string, o Options) (*Index, error) {
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, FreelistType: bolt.FreelistMapType})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open index %s: locked by another process (is a server running?): %w", path, err)
 		}
 		return nil, fmt.Errorf("open index %s: %w", path, err)

@@ -69,7 +69,7 @@ func (t *tx) Releases(product string, q library.ReleaseQuery) ([]*library.Releas
 		if err != nil {
 			return nil, err
 		}
-		k, v = c.Seek(releaseKey(product, vk))
+		k, _ = c.Seek(releaseKey(product, vk))
 		if k == nil {
 			k, v = c.Last()
 		} else {
@@ -78,7 +78,7 @@ func (t *tx) Releases(product string, q library.ReleaseQuery) ([]*library.Releas
 	} else {
 		// The first key after the product's range, then one back.
 		end := append([]byte(product), sep+1)
-		k, v = c.Seek(end)
+		k, _ = c.Seek(end)
 		if k == nil {
 			k, v = c.Last()
 		} else {
