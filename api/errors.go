@@ -47,6 +47,12 @@ const (
 	CodeJournalBroken       = "JOURNAL_BROKEN"
 	CodeManifestNotFound    = "MANIFEST_NOT_FOUND"
 	CodeIntegrity           = "INTEGRITY_ERROR"
+	CodeFourEyes            = "FOUR_EYES"
+	CodeAlreadyApproved     = "ALREADY_APPROVED"
+	CodeChangeIDRequired    = "CHANGE_ID_REQUIRED"
+	CodePrerelease          = "PRERELEASE_NOT_RELEASABLE"
+	CodeReasonRequired      = "REASON_REQUIRED"
+	CodeNoMatch             = "NO_MATCH"
 	CodeNotImplemented      = "NOT_IMPLEMENTED"
 	CodeInternal            = "INTERNAL"
 )
@@ -79,6 +85,12 @@ var errorTable = []struct {
 	{library.ErrTooLarge, http.StatusRequestEntityTooLarge, CodeArtifactTooLarge},
 	{library.ErrManifestNotFound, http.StatusNotFound, CodeManifestNotFound},
 	{library.ErrIntegrity, http.StatusInternalServerError, CodeIntegrity},
+	{library.ErrFourEyes, http.StatusForbidden, CodeFourEyes},
+	{library.ErrAlreadyApproved, http.StatusConflict, CodeAlreadyApproved},
+	{library.ErrChangeIDRequired, http.StatusBadRequest, CodeChangeIDRequired},
+	{library.ErrPrerelease, http.StatusConflict, CodePrerelease},
+	{library.ErrReasonRequired, http.StatusBadRequest, CodeReasonRequired},
+	{library.ErrNoMatch, http.StatusNotFound, CodeNoMatch},
 	{library.ErrNotImplemented, http.StatusNotImplemented, CodeNotImplemented},
 	{library.ErrIncompleteBody, http.StatusBadRequest, CodeIncompleteBody},
 	{storage.ErrSizeMismatch, http.StatusBadRequest, CodeIncompleteBody},

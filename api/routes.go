@@ -27,6 +27,7 @@ func (s *Server) Routes() []Route {
 		anyone  = library.RoleNone
 		reader  = library.RoleReader
 		pub     = library.RolePublisher
+		rm      = library.RoleReleaseManager
 		admin   = library.RoleAdmin
 		release = APIPrefix + "/products/:product/releases/:version"
 	)
@@ -54,6 +55,11 @@ func (s *Server) Routes() []Route {
 		{http.MethodPost, release + "/seal", pub, s.seal},
 		{http.MethodGet, release + "/manifest", reader, s.manifest},
 		{http.MethodGet, release + "/manifest/signature", reader, s.manifestSignature},
+
+		{http.MethodPost, release + "/approvals", rm, s.approve},
+		{http.MethodPost, release + "/promote", rm, s.promote},
+		{http.MethodPost, release + "/withdraw", rm, s.withdraw},
+		{http.MethodGet, APIPrefix + "/products/:product/resolve", reader, s.resolve},
 
 		{http.MethodPost, APIPrefix + "/tokens", admin, s.createToken},
 		{http.MethodGet, APIPrefix + "/tokens", admin, s.listTokens},

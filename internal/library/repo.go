@@ -83,6 +83,7 @@ const (
 	EvReleaseReleased  = "release.released"
 	EvReleaseSupersede = "release.superseded"
 	EvReleaseWithdrawn = "release.withdrawn"
+	EvReleaseCurrent   = "release.current"
 	EvTokenCreated     = "token.created"
 	EvTokenRevoked     = "token.revoked"
 )

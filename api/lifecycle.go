@@ -1,0 +1,85 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reliquary/reliquary/internal/library"
+)
+
+func (s *Server) approve(c *gin.Context) {
+	var in CommentInput
+	if !emptyBody(c) && !decodeJSON(c, &in) {
+		return
+	}
+	r, err := s.lib.Approve(c, principal(c), c.Param("product"), c.Param("version"), in.Comment)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+func (s *Server) promote(c *gin.Context) {
+	var in library.PromoteInput
+	if !decodeJSON(c, &in) {
+		return
+	}
+	r, err := s.lib.Promote(c, principal(c), c.Param("product"), c.Param("version"), in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+func (s *Server) withdraw(c *gin.Context) {
+	var in library.WithdrawInput
+	if !decodeJSON(c, &in) {
+		return
+	}
+	r, err := s.lib.Withdraw(c, principal(c), c.Param("product"), c.Param("version"), in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+// ResolvedArtifact is a matching artifact with where to download it.
+type ResolvedArtifact struct {
+	library.Artifact
+	DownloadURL  string `json:"download_url"`
+	SignatureURL string `json:"signature_url"`
+}
+
+// Resolution is the answer of GET /products/{p}/resolve.
+type Resolution struct {
+	Release     *library.Release   `json:"release"`
+	Artifacts   []ResolvedArtifact `json:"artifacts"`
+	ManifestURL string             `json:"manifest_url"`
+}
+
+func (s *Server) resolve(c *gin.Context) {
+	current := c.Query("current")
+	if current != "" && current != "true" && current != "false" && current != "1" && current != "0" {
+		writeError(c, http.StatusBadRequest, CodeInvalidInput, "current must be true or false", map[string]any{"parameter": "current"})
+		return
+	}
+	res, err := s.lib.Resolve(c, c.Param("product"), library.ResolveRequest{
+		Constraint: c.Query("constraint"), OS: c.Query("os"), Arch: c.Query("arch"),
+		MinState: c.Query("min_state"), Current: current == "true" || current == "1",
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	base := APIPrefix + "/products/" + res.Release.Product + "/releases/" + res.Release.Version
+	out := Resolution{Release: res.Release, ManifestURL: base + "/manifest", Artifacts: []ResolvedArtifact{}}
+	for _, a := range res.Artifacts {
+		out.Artifacts = append(out.Artifacts, ResolvedArtifact{Artifact: a,
+			DownloadURL: base + "/artifacts/" + a.Name, SignatureURL: base + "/artifacts/" + a.Name + "/signature"})
+	}
+	c.JSON(http.StatusOK, out)
+}

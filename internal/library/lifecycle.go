@@ -1,0 +1,225 @@
+package library
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+)
+
+// Lifecycle refusals, each with its own error code in the API.
+var (
+	ErrFourEyes         = errors.New("four-eyes rule: the creator or sealer of a release cannot approve it")
+	ErrAlreadyApproved  = errors.New("this approver has already approved the release")
+	ErrChangeIDRequired = errors.New("the product's policy requires a change_id")
+	ErrPrerelease       = errors.New("a prerelease can never be released")
+	ErrReasonRequired   = errors.New("a withdrawal needs a reason")
+	ErrNoMatch          = errors.New("no release matches")
+)
+
+func (s *Service) transition(product, version string, fn func(tx WriteTx, p *Product, r *Release) error) (*Release, error) {
+	if err := ValidateProductName(product); err != nil {
+		return nil, err
+	}
+	if _, err := ParseVersion(version); err != nil {
+		return nil, err
+	}
+	var out *Release
+	err := s.repo.Update(func(tx WriteTx) error {
+		p, err := tx.Product(product)
+		if err != nil {
+			return err
+		}
+		r, err := tx.Release(product, version)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, p, r); err != nil {
+			return err
+		}
+		out, err = tx.Release(product, version)
+		if err != nil {
+			return err
+		}
+		out.Artifacts, err = tx.Artifacts(product, version)
+		return err
+	})
+	return out, err
+}
+
+func badState(r *Release, action string, allowed ...State) error {
+	return withDetails(ErrInvalidState, fmt.Sprintf("cannot %s %s@%s: it is %s (needs %v)", action, r.Product, r.Version, r.State, allowed),
+		map[string]any{"state": r.State, "allowed": allowed})
+}
+
+// Approve records one release manager's approval of a sealed release; the
+// release becomes approved when policy.required_approvals distinct people
+// have approved it.
+func (s *Service) Approve(_ context.Context, pr Principal, product, version, comment string) (*Release, error) {
+	if err := checkText("comment", comment, maxText); err != nil {
+		return nil, err
+	}
+	return s.transition(product, version, func(tx WriteTx, p *Product, r *Release) error {
+		if r.State != StateCandidate && r.State != StateApproved {
+			return badState(r, "approve", StateCandidate, StateApproved)
+		}
+		if p.Policy.FourEyes && (pr.Name == r.CreatedBy || pr.Name == r.SealedBy) {
+			return withDetails(ErrFourEyes, fmt.Sprintf("%s created or sealed %s@%s and cannot approve it (four-eyes policy)", pr.Name, product, version),
+				map[string]any{"created_by": r.CreatedBy, "sealed_by": r.SealedBy})
+		}
+		if slices.ContainsFunc(r.Approvals, func(a Approval) bool { return a.By == pr.Name }) {
+			return withDetails(ErrAlreadyApproved, fmt.Sprintf("%s has already approved %s@%s", pr.Name, product, version), nil)
+		}
+		now := s.clock()
+		r.Approvals = append(r.Approvals, Approval{By: pr.Name, At: now, Comment: comment})
+		if r.State == StateCandidate && len(r.Approvals) >= p.Policy.RequiredApprovals {
+			r.History = append(r.History, Transition{From: r.State, To: StateApproved, Actor: pr.Name, Time: now, ChangeID: r.ChangeID, Comment: comment})
+			r.State = StateApproved
+		}
+		if err := tx.PutRelease(r); err != nil {
+			return err
+		}
+		_, err := tx.Record(Event{Time: now, Actor: pr.Name, Type: EvReleaseApproved, Subject: product + "@" + version,
+			Data: map[string]any{"product": product, "version": version, "approvals": len(r.Approvals),
+				"required": p.Policy.RequiredApprovals, "state": r.State, "comment": comment}})
+		return err
+	})
+}
+
+// PromoteInput moves an approved release to released.
+type PromoteInput struct {
+	To       string `json:"to"`
+	ChangeID string `json:"change_id"`
+	Comment  string `json:"comment"`
+}
+
+// Promote releases an approved release and recomputes supersession.
+func (s *Service) Promote(_ context.Context, pr Principal, product, version string, in PromoteInput) (*Release, error) {
+	if in.To != string(StateReleased) {
+		return nil, withDetails(ErrInvalidInput, fmt.Sprintf("promote to %q: the only target is \"released\"", clip(in.To)), map[string]any{"field": "to"})
+	}
+	if err := checkText("change_id", in.ChangeID, 128); err != nil {
+		return nil, err
+	}
+	if err := checkText("comment", in.Comment, maxText); err != nil {
+		return nil, err
+	}
+	return s.transition(product, version, func(tx WriteTx, p *Product, r *Release) error {
+		if r.State != StateApproved {
+			return badState(r, "release", StateApproved)
+		}
+		if r.Prerelease {
+			return withDetails(ErrPrerelease, fmt.Sprintf("%s@%s is a prerelease: it can be approved for pilots but never released", product, version), nil)
+		}
+		if p.Policy.RequireChangeID && in.ChangeID == "" {
+			return withDetails(ErrChangeIDRequired, fmt.Sprintf("releasing %s needs a change_id (policy require_change_id)", product), map[string]any{"field": "change_id"})
+		}
+		if !p.Policy.Allows(r.Type) {
+			return withDetails(ErrTypeNotAllowed, fmt.Sprintf("policy of %s allows only %v releases now; %s is %s", product, p.Policy.AllowedTypes, version, r.Type),
+				map[string]any{"type": r.Type, "allowed_types": p.Policy.AllowedTypes})
+		}
+		now := s.clock()
+		r.History = append(r.History, Transition{From: r.State, To: StateReleased, Actor: pr.Name, Time: now, ChangeID: in.ChangeID, Comment: in.Comment})
+		r.State = StateReleased
+		r.ReleasedBy, r.ReleasedAt = pr.Name, &now
+		if err := tx.PutRelease(r); err != nil {
+			return err
+		}
+		if _, err := tx.Record(Event{Time: now, Actor: pr.Name, Type: EvReleaseReleased, Subject: product + "@" + version,
+			Data: map[string]any{"product": product, "version": version, "change_id": in.ChangeID, "comment": in.Comment}}); err != nil {
+			return err
+		}
+		return s.resupersede(tx, pr, p, now)
+	})
+}
+
+// WithdrawInput backs a release out.
+type WithdrawInput struct {
+	Reason   string `json:"reason"`
+	ChangeID string `json:"change_id"`
+}
+
+// Withdraw backs out a sealed release. A withdrawn release stays
+// downloadable by exact version but no resolution returns it; withdrawing
+// the current release makes the one it superseded current again.
+func (s *Service) Withdraw(_ context.Context, pr Principal, product, version string, in WithdrawInput) (*Release, error) {
+	if err := checkText("reason", in.Reason, maxText); err != nil {
+		return nil, err
+	}
+	if err := checkText("change_id", in.ChangeID, 128); err != nil {
+		return nil, err
+	}
+	if in.Reason == "" {
+		return nil, withDetails(ErrReasonRequired, "a withdrawal needs a reason", map[string]any{"field": "reason"})
+	}
+	return s.transition(product, version, func(tx WriteTx, p *Product, r *Release) error {
+		switch r.State {
+		case StateCandidate, StateApproved, StateReleased:
+		default:
+			return badState(r, "withdraw", StateCandidate, StateApproved, StateReleased)
+		}
+		if p.Policy.RequireChangeID && in.ChangeID == "" {
+			return withDetails(ErrChangeIDRequired, fmt.Sprintf("withdrawing from %s needs a change_id (policy require_change_id)", product), map[string]any{"field": "change_id"})
+		}
+		now := s.clock()
+		was := r.State
+		r.History = append(r.History, Transition{From: r.State, To: StateWithdrawn, Actor: pr.Name, Time: now, ChangeID: in.ChangeID, Comment: in.Reason})
+		r.State = StateWithdrawn
+		r.Withdrawn = &Withdrawal{By: pr.Name, At: now, Reason: in.Reason, ChangeID: in.ChangeID}
+		r.SupersededBy = ""
+		if err := tx.PutRelease(r); err != nil {
+			return err
+		}
+		if _, err := tx.Record(Event{Time: now, Actor: pr.Name, Type: EvReleaseWithdrawn, Subject: product + "@" + version,
+			Data: map[string]any{"product": product, "version": version, "from": was, "reason": in.Reason, "change_id": in.ChangeID}}); err != nil {
+			return err
+		}
+		if was == StateReleased {
+			return s.resupersede(tx, pr, p, now)
+		}
+		return nil
+	})
+}
+
+// resupersede recomputes superseded_by for every released version of the
+// product in the transaction that changed the released set.
+func (s *Service) resupersede(tx WriteTx, pr Principal, p *Product, now time.Time) error {
+	released, err := tx.Releases(p.Name, ReleaseQuery{Match: func(r *Release) bool { return r.State == StateReleased }})
+	if err != nil {
+		return err
+	}
+	versions := make([]*semver.Version, 0, len(released))
+	for _, r := range released {
+		v, err := semver.StrictNewVersion(r.Version)
+		if err != nil {
+			return err
+		}
+		versions = append(versions, v)
+	}
+	by := Supersession(versions, p.Policy)
+	for _, r := range released {
+		next := by[r.Version]
+		if next == r.SupersededBy {
+			continue
+		}
+		r.SupersededBy = next
+		if err := tx.PutRelease(r); err != nil {
+			return err
+		}
+		if next != "" {
+			if _, err := tx.Record(Event{Time: now, Actor: pr.Name, Type: EvReleaseSupersede, Subject: p.Name + "@" + r.Version,
+				Data: map[string]any{"product": p.Name, "version": r.Version, "superseded_by": next}}); err != nil {
+				return err
+			}
+		} else {
+			if _, err := tx.Record(Event{Time: now, Actor: pr.Name, Type: EvReleaseCurrent, Subject: p.Name + "@" + r.Version,
+				Data: map[string]any{"product": p.Name, "version": r.Version}}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

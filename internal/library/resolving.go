@@ -1,0 +1,90 @@
+package library
+
+import (
+	"context"
+	"fmt"
+)
+
+// ResolveRequest is what an installer asks for.
+type ResolveRequest struct {
+	Constraint string
+	OS, Arch   string
+	MinState   string // released (default) or approved
+	Current    bool
+}
+
+// Resolution is the release an installer should install and its matching
+// artifacts.
+type Resolution struct {
+	Release   *Release
+	Artifacts []Artifact
+}
+
+// Resolve returns the highest release that satisfies the request. It walks
+// the product's releases newest first in key order and stops at the first
+// eligible one that has a build for the platform.
+func (s *Service) Resolve(_ context.Context, product string, req ResolveRequest) (*Resolution, error) {
+	if err := ValidateProductName(product); err != nil {
+		return nil, err
+	}
+	if err := ValidatePlatform("os", req.OS); err != nil {
+		return nil, err
+	}
+	if err := ValidatePlatform("arch", req.Arch); err != nil {
+		return nil, err
+	}
+	q := ResolveQuery{OS: req.OS, Arch: req.Arch, Current: req.Current}
+	switch req.MinState {
+	case "", string(StateReleased):
+		q.MinState = StateReleased
+	case string(StateApproved):
+		q.MinState = StateApproved
+	default:
+		return nil, withDetails(ErrInvalidInput, fmt.Sprintf("min_state %q must be released or approved", clip(req.MinState)), map[string]any{"field": "min_state"})
+	}
+	constraint := req.Constraint
+	if constraint == "" {
+		constraint = "*"
+	}
+	c, err := ParseConstraint(constraint)
+	if err != nil {
+		return nil, err
+	}
+	q.Constraint = c
+	var out *Resolution
+	err = s.repo.View(func(tx ReadTx) error {
+		if _, err := tx.Product(product); err != nil {
+			return err
+		}
+		var txErr error
+		_, err := tx.Releases(product, ReleaseQuery{Limit: 1, Match: func(r *Release) bool {
+			if txErr != nil || !Eligible(r, q) {
+				return false
+			}
+			arts, err := tx.Artifacts(product, r.Version)
+			if err != nil {
+				txErr = err
+				return false
+			}
+			m := MatchArtifacts(arts, q.OS, q.Arch)
+			if len(m) == 0 {
+				return false
+			}
+			out = &Resolution{Release: r, Artifacts: m}
+			return true
+		}})
+		if txErr != nil {
+			return txErr
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, withDetails(ErrNoMatch, fmt.Sprintf("no %s release of %s matches %q for os=%q arch=%q", q.MinState, product, constraint, req.OS, req.Arch),
+			map[string]any{"product": product, "constraint": constraint, "os": req.OS, "arch": req.Arch, "min_state": q.MinState, "current": req.Current})
+	}
+	out.Release.Artifacts = nil
+	return out, nil
+}
