@@ -96,7 +96,7 @@ func TestBadInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			hdr := append([]string{"Content-Type", "application/json"}, tc.hdr...)
-			r := tc.c.do(tc.method, tc.path, bytes.NewReader([]byte(tc.body)), hdr...)
+			r := tc.c.hostileClient().do(tc.method, tc.path, bytes.NewReader([]byte(tc.body)), hdr...)
 			if r.status != tc.status || r.errCode() != tc.code {
 				t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, r.status, r.body, tc.status, tc.code)
 			}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/reliquary/reliquary/api"
+	"github.com/reliquary/reliquary/internal/apitest"
 	"github.com/reliquary/reliquary/internal/testenv"
 )
 
@@ -25,6 +27,16 @@ type client struct {
 	base  string
 	token string
 	http  *http.Client
+	// hostile marks requests that may break the spec on purpose.
+	hostile bool
+}
+
+// hostileClient is a copy of c whose requests the spec check does not judge
+// (their responses it still does).
+func (c *client) hostileClient() *client {
+	h := *c
+	h.hostile = true
+	return &h
 }
 
 func newClient(t testing.TB, srv *testenv.Server, token string) *client {
@@ -61,7 +73,11 @@ func (r response) decode(t testing.TB, v any) {
 
 func (c *client) do(method, path string, body io.Reader, hdr ...string) response {
 	c.t.Helper()
-	req, err := http.NewRequest(method, c.base+path, body)
+	ctx := context.Background()
+	if c.hostile {
+		ctx = apitest.MayBeInvalidRequest(ctx)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func TestTransitionRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := tc.c.json("POST", "/products/hr/releases/"+tc.path, tc.body)
+			r := tc.c.hostileClient().json("POST", "/products/hr/releases/"+tc.path, tc.body)
 			if r.status != tc.status || r.errCode() != tc.code {
 				t.Errorf("POST %s: %d %s, want %d %s", tc.path, r.status, r.body, tc.status, tc.code)
 			}
