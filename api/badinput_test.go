@@ -82,6 +82,7 @@ func TestBadInput(t *testing.T) {
 		{"trailing JSON", admin, "POST", "/products/app/releases", `{"version":"1.0.1"} {}`, nil, 400, "INVALID_JSON"},
 		{"wrong JSON type", admin, "POST", "/products/app/releases", `{"version":1}`, nil, 400, "INVALID_JSON"},
 		{"bad role", admin, "POST", "/tokens", `{"name":"x","role":"god"}`, nil, 400, "INVALID_INPUT"},
+		{"null policy", admin, "PUT", "/products/app/policy", `null`, nil, 400, "INVALID_JSON"},
 		{"bad policy", admin, "PUT", "/products/app/policy", `{"required_approvals":0}`, nil, 400, "INVALID_INPUT"},
 		{"bad state filter", admin, "GET", "/products/app/releases?state=gone", "", nil, 400, "INVALID_INPUT"},
 		{"bad constraint", admin, "GET", "/products/app/releases?constraint=%5E%5E1", "", nil, 400, "INVALID_INPUT"},

@@ -168,15 +168,49 @@ func (s *Server) listTokens(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	pr := principal(c)
 	out := TokenList{Tokens: []TokenView{}}
 	for _, t := range list {
-		out.Tokens = append(out.Tokens, tokenView(t))
+		if withinScope(pr, t) {
+			out.Tokens = append(out.Tokens, tokenView(t))
+		}
 	}
 	c.JSON(http.StatusOK, out)
 }
 
+// withinScope reports whether a product-scoped admin may see or revoke a
+// token: only tokens confined to products of its own scope.
+func withinScope(pr library.Principal, t *library.Token) bool {
+	if len(pr.Products) == 0 {
+		return true
+	}
+	if len(t.Products) == 0 {
+		return false
+	}
+	for _, p := range t.Products {
+		if !pr.CanAccess(p) {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Server) revokeToken(c *gin.Context) {
-	if err := s.lib.RevokeToken(c, principal(c), c.Param("id")); err != nil {
+	pr := principal(c)
+	if len(pr.Products) > 0 {
+		list, err := s.lib.Tokens(c)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		for _, t := range list {
+			if t.ID == c.Param("id") && !withinScope(pr, t) {
+				writeError(c, http.StatusForbidden, CodeForbidden, "a product-scoped token cannot revoke a token outside its scope", nil)
+				return
+			}
+		}
+	}
+	if err := s.lib.RevokeToken(c, pr, c.Param("id")); err != nil {
 		fail(c, err)
 		return
 	}
