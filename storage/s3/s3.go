@@ -24,6 +24,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
 
 	"github.com/reliquary/reliquary/storage"
 )
@@ -53,6 +54,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("s3 endpoint %q must be host:port without a scheme (use --s3-insecure for plain HTTP)", c.Endpoint)
 	case c.Bucket == "":
 		return errors.New("s3 bucket is required (--s3-bucket)")
+	case s3utils.CheckValidBucketName(c.Bucket) != nil:
+		return fmt.Errorf("s3 bucket %q is not a valid bucket name: %v", c.Bucket, s3utils.CheckValidBucketName(c.Bucket))
 	case c.AccessKey == "" || c.SecretKey == "":
 		return errors.New("s3 credentials are required (--s3-access-key and --s3-secret-key, or RELIQUARY_S3_ACCESS_KEY and RELIQUARY_S3_SECRET_KEY)")
 	case c.PartSize != 0 && c.PartSize < 5<<20:
