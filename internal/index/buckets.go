@@ -13,7 +13,7 @@ import (
 //	releases      <product> 0x00 <semver key>        → Release JSON (no artifacts)
 //	artifacts     <product> 0x00 <semver key> 0x00 <name> → Artifact JSON
 //	tokens        <token id>                         → Token JSON
-//	token_hashes  sha256(secret)                     → token id
+//	token_hashes  sha256(secret)                     → token id (JSON string)
 //	journal       seq uint64 BE                      → Event JSON
 //
 // Product slugs and artifact names never contain 0x00, and the semver key
@@ -30,6 +30,10 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketProducts, bucketReleases, bucketArtifacts,
 		bucketTokens, bucketTokenHashes, bucketJournal}
+
+	// unjournaledBuckets are written outside the journal's changes: the
+	// journal itself, the meta bucket and operational state.
+	unjournaledBuckets = [][]byte{bucketMeta, bucketJournal}
 
 	keySchemaVersion = []byte("schema_version")
 	keyJournalHead   = []byte("journal_head")

@@ -144,7 +144,13 @@ func (ix *Index) Update(fn func(library.WriteTx) error) error {
 	t := &tx{}
 	err := ix.db.Update(func(btx *bolt.Tx) error {
 		t.btx = btx
-		return fn(t)
+		if err := fn(t); err != nil {
+			return err
+		}
+		if len(t.pending) > 0 {
+			return errUnrecorded
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -165,12 +171,4 @@ func getJSON[T any](b *bolt.Bucket, key []byte) (*T, error) {
 		return nil, fmt.Errorf("index record %q: %w", key, err)
 	}
 	return &out, nil
-}
-
-func putJSON(b *bolt.Bucket, key []byte, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put(key, data)
 }

@@ -117,7 +117,8 @@ func fill(tb testing.TB, n int) *Index {
 					return err
 				}
 			}
-			return nil
+			_, err := tx.Record(library.Event{Time: now, Actor: "test", Type: "test.fill", Subject: "big"})
+			return err
 		})
 		if err != nil {
 			tb.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -13,8 +14,9 @@ import (
 
 // tx implements library.ReadTx and library.WriteTx on one bbolt transaction.
 type tx struct {
-	btx    *bolt.Tx
-	events []*journal.Event
+	btx     *bolt.Tx
+	events  []*journal.Event
+	pending []Change // writes not yet attached to an event
 }
 
 func (t *tx) b(name []byte) *bolt.Bucket { return t.btx.Bucket(name) }
@@ -144,11 +146,12 @@ func (t *tx) Token(id string) (*library.Token, error) {
 }
 
 func (t *tx) TokenByHash(hash []byte) (*library.Token, error) {
-	id := t.b(bucketTokenHashes).Get(hash)
-	if id == nil {
+	raw := t.b(bucketTokenHashes).Get(hash)
+	var id string
+	if raw == nil || json.Unmarshal(raw, &id) != nil {
 		return nil, library.ErrTokenNotFound
 	}
-	return t.Token(string(id))
+	return t.Token(id)
 }
 
 func (t *tx) Tokens(fn func(*library.Token) bool) error {
@@ -190,7 +193,7 @@ func (t *tx) Head() (uint64, string, error) {
 }
 
 func (t *tx) PutProduct(p *library.Product) error {
-	return putJSON(t.b(bucketProducts), []byte(p.Name), p)
+	return t.putJSON(bucketProducts, []byte(p.Name), p)
 }
 
 func (t *tx) PutRelease(r *library.Release) error {
@@ -200,7 +203,7 @@ func (t *tx) PutRelease(r *library.Release) error {
 	}
 	stored := *r
 	stored.Artifacts = nil // artifacts live in their own bucket
-	return putJSON(t.b(bucketReleases), releaseKey(r.Product, vk), &stored)
+	return t.putJSON(bucketReleases, releaseKey(r.Product, vk), &stored)
 }
 
 func (t *tx) PutArtifact(product, version string, a *library.Artifact) error {
@@ -208,7 +211,7 @@ func (t *tx) PutArtifact(product, version string, a *library.Artifact) error {
 	if err != nil {
 		return err
 	}
-	return putJSON(t.b(bucketArtifacts), artifactKey(product, vk, a.Name), a)
+	return t.putJSON(bucketArtifacts, artifactKey(product, vk, a.Name), a)
 }
 
 func (t *tx) DeleteArtifact(product, version, name string) error {
@@ -216,14 +219,13 @@ func (t *tx) DeleteArtifact(product, version, name string) error {
 	if err != nil {
 		return err
 	}
-	return t.b(bucketArtifacts).Delete(artifactKey(product, vk, name))
+	return t.del(bucketArtifacts, artifactKey(product, vk, name))
 }
 
 func (t *tx) PutToken(tok *library.Token) error {
-	hashes := t.b(bucketTokenHashes)
 	if old, _ := getJSON[library.Token](t.b(bucketTokens), []byte(tok.ID)); old != nil && old.SecretHash != tok.SecretHash {
 		if h, err := hex.DecodeString(old.SecretHash); err == nil {
-			if err := hashes.Delete(h); err != nil {
+			if err := t.del(bucketTokenHashes, h); err != nil {
 				return err
 			}
 		}
@@ -232,18 +234,19 @@ func (t *tx) PutToken(tok *library.Token) error {
 	if err != nil {
 		return fmt.Errorf("token %s: secret hash is not hex: %w", tok.ID, err)
 	}
-	if err := hashes.Put(h, []byte(tok.ID)); err != nil {
+	if err := t.put(bucketTokenHashes, h, []byte(strconv.Quote(tok.ID))); err != nil {
 		return err
 	}
-	return putJSON(t.b(bucketTokens), []byte(tok.ID), tok)
+	return t.putJSON(bucketTokens, []byte(tok.ID), tok)
 }
 
 // Record appends the event to the journal in this transaction.
 func (t *tx) Record(ev library.Event) (*journal.Event, error) {
-	data, err := json.Marshal(ev.Data)
+	data, err := eventData(ev.Data, t.pending)
 	if err != nil {
 		return nil, fmt.Errorf("event %s data: %w", ev.Type, err)
 	}
+	t.pending = nil
 	seq, prev, err := t.Head()
 	if err != nil {
 		return nil, err
@@ -264,4 +267,23 @@ func (t *tx) Record(ev library.Event) (*journal.Event, error) {
 	}
 	t.events = append(t.events, e)
 	return e, nil
+}
+
+// eventData is the event's data object with the transaction's changes
+// attached under "changes".
+func eventData(data any, changes []Change) (json.RawMessage, error) {
+	obj := map[string]any{}
+	if data != nil {
+		raw, err := json.Marshal(data)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return nil, fmt.Errorf("event data must be a JSON object: %w", err)
+		}
+	}
+	if len(changes) > 0 {
+		obj["changes"] = changes
+	}
+	return json.Marshal(obj)
 }
