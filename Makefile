@@ -23,7 +23,7 @@ export RELIQUARY_COSIGN := $(COSIGN)
 
 TEST_FLAGS ?= -race -timeout 30m
 
-.PHONY: all build run test tools vet lint unit clean
+.PHONY: all build run test tools vet lint unit fuzz fuzz-short clean
 
 all: build
 
@@ -55,7 +55,23 @@ lint: $(STATICCHECK)
 unit:
 	$(GO) test $(TEST_FLAGS) ./...
 
-test: tools vet lint unit
+test: tools vet lint unit fuzz-short
+
+# Every fuzz target (their seed corpora also run in `unit`): a few seconds
+# each in `make test`, longer with `make fuzz` (FUZZTIME=5m make fuzz).
+FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNames ./api:FuzzJSONBodies \
+	./internal/index:FuzzVersionKey ./internal/signing:FuzzCanonical ./internal/signing:FuzzParseReleaseManifest
+FUZZTIME ?= 1m
+
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=4s
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 clean:
 	rm -rf bin

@@ -53,6 +53,12 @@ const (
 	CodePrerelease          = "PRERELEASE_NOT_RELEASABLE"
 	CodeReasonRequired      = "REASON_REQUIRED"
 	CodeNoMatch             = "NO_MATCH"
+	CodeWebhookNotFound     = "WEBHOOK_NOT_FOUND"
+	CodeBaselineNotFound    = "BASELINE_NOT_FOUND"
+	CodeBaselineExists      = "BASELINE_EXISTS"
+	CodeMemberNotReleased   = "MEMBER_NOT_RELEASED"
+	CodeEmptyBaseline       = "EMPTY_BASELINE"
+	CodeEnvironmentNotFound = "ENVIRONMENT_NOT_FOUND"
 	CodeNotImplemented      = "NOT_IMPLEMENTED"
 	CodeInternal            = "INTERNAL"
 )
@@ -91,12 +97,18 @@ var errorTable = []struct {
 	{library.ErrPrerelease, http.StatusConflict, CodePrerelease},
 	{library.ErrReasonRequired, http.StatusBadRequest, CodeReasonRequired},
 	{library.ErrNoMatch, http.StatusNotFound, CodeNoMatch},
+	{library.ErrBaselineNotFound, http.StatusNotFound, CodeBaselineNotFound},
+	{library.ErrBaselineExists, http.StatusConflict, CodeBaselineExists},
+	{library.ErrMemberNotReleased, http.StatusConflict, CodeMemberNotReleased},
+	{library.ErrEmptyBaseline, http.StatusConflict, CodeEmptyBaseline},
+	{library.ErrEnvironmentNotFound, http.StatusNotFound, CodeEnvironmentNotFound},
 	{library.ErrNotImplemented, http.StatusNotImplemented, CodeNotImplemented},
 	{library.ErrIncompleteBody, http.StatusBadRequest, CodeIncompleteBody},
 	{storage.ErrSizeMismatch, http.StatusBadRequest, CodeIncompleteBody},
 	{storage.ErrInvalidRange, http.StatusRequestedRangeNotSatisfiable, CodeRangeNotSatisfiable},
 	{storage.ErrNoSpace, http.StatusInsufficientStorage, CodeStorageFull},
 	{storage.ErrUnavailable, http.StatusServiceUnavailable, CodeStorageUnavailable},
+	{journal.ErrWebhookNotFound, http.StatusNotFound, CodeWebhookNotFound},
 	{journal.ErrBroken, http.StatusInternalServerError, CodeJournalBroken},
 }
 

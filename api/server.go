@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/storage"
@@ -39,6 +40,10 @@ type Config struct {
 	Index        Pinger
 	Store        storage.BlobStore
 	PublicKeyPEM []byte
+	// Journal serves the feed, audit, webhooks and backups.
+	Journal JournalIndex
+	// Notifier wakes long polls when events commit.
+	Notifier *journal.Notifier
 	// Keyring lists every verification key (current and retired).
 	Keyring       *signing.Keyring
 	AnonymousRead bool
@@ -54,6 +59,8 @@ type Server struct {
 	store    storage.BlobStore
 	pubKey   []byte
 	keyring  *signing.Keyring
+	journal  JournalIndex
+	notifier *journal.Notifier
 	anonRead bool
 	redirect bool
 	expiry   time.Duration
@@ -69,8 +76,12 @@ type Server struct {
 // New builds the server and its metrics.
 func New(cfg Config) *Server {
 	s := &Server{lib: cfg.Library, index: cfg.Index, store: cfg.Store, pubKey: cfg.PublicKeyPEM, keyring: cfg.Keyring,
+		journal: cfg.Journal, notifier: cfg.Notifier,
 		anonRead: cfg.AnonymousRead, redirect: cfg.Downloads == DownloadsRedirect,
 		expiry: cfg.PresignExpiry, log: cfg.Logger}
+	if s.notifier == nil {
+		s.notifier = journal.NewNotifier()
+	}
 	if s.expiry == 0 {
 		s.expiry = 5 * time.Minute
 	}

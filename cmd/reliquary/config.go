@@ -44,14 +44,7 @@ type serveConfig struct {
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&c.DataDir, "data-dir", "./reliquary-data", "directory of the index, the signing key and (with --storage fs) the artifacts")
-	fs.StringVar(&c.Storage, "storage", "fs", "artifact store: fs (files under --data-dir/blobs) or s3")
-	fs.StringVar(&c.S3Endpoint, "s3-endpoint", "", "S3 endpoint host:port (with --storage s3)")
-	fs.StringVar(&c.S3Bucket, "s3-bucket", "", "S3 bucket (created when missing)")
-	fs.StringVar(&c.S3Region, "s3-region", "", "S3 region (default us-east-1)")
-	fs.StringVar(&c.S3AccessKey, "s3-access-key", "", "S3 access key")
-	fs.StringVar(&c.S3SecretKey, "s3-secret-key", "", "S3 secret key (prefer RELIQUARY_S3_SECRET_KEY)")
-	fs.BoolVar(&c.S3Insecure, "s3-insecure", false, "talk plain HTTP to the S3 endpoint")
+	c.bindStoreFlags(fs)
 	fs.StringVar(&c.SigningKey, "signing-key", "", "signing key: PEM file or KMS URI (default: generated under --data-dir)")
 	fs.StringSliceVar(&c.RetiredKeys, "retired-keys", nil, "PEM public keys of rotated-out signing keys, so their signatures still verify (comma-separated files)")
 	fs.StringVar(&c.AdminToken, "admin-token", "", "bootstrap admin token secret (prefer RELIQUARY_ADMIN_TOKEN); when unset and no token exists, one is generated and printed once")
@@ -64,9 +57,41 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
+// bindStoreFlags binds the settings that locate the index and the store
+// (serve, and the offline tools: fsck, index rebuild, audit verify).
+func (c *serveConfig) bindStoreFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data-dir", "./reliquary-data", "directory of the index, the signing key and (with --storage fs) the artifacts")
+	fs.StringVar(&c.Storage, "storage", "fs", "artifact store: fs (files under --data-dir/blobs) or s3")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", "", "S3 endpoint host:port (with --storage s3)")
+	fs.StringVar(&c.S3Bucket, "s3-bucket", "", "S3 bucket (created when missing)")
+	fs.StringVar(&c.S3Region, "s3-region", "", "S3 region (default us-east-1)")
+	fs.StringVar(&c.S3AccessKey, "s3-access-key", "", "S3 access key")
+	fs.StringVar(&c.S3SecretKey, "s3-secret-key", "", "S3 secret key (prefer RELIQUARY_S3_SECRET_KEY)")
+	fs.BoolVar(&c.S3Insecure, "s3-insecure", false, "talk plain HTTP to the S3 endpoint")
+}
+
+// validateStore checks only the store settings.
+func (c *serveConfig) validateStore() error {
+	switch c.Storage {
+	case "fs":
+		return nil
+	case "s3":
+		return c.s3Config().Validate()
+	}
+	return fmt.Errorf("--storage %q must be fs or s3", c.Storage)
+}
+
 // load fills every setting not given as a flag from the environment, then
 // from the YAML file, then validates.
 func (c *serveConfig) load(cmd *cobra.Command, configFile string) error {
+	if err := c.fill(cmd, configFile); err != nil {
+		return err
+	}
+	return c.validate()
+}
+
+// fill applies the environment and the YAML file to unset flags.
+func (c *serveConfig) fill(cmd *cobra.Command, configFile string) error {
 	fileVals := map[string]any{}
 	if configFile != "" {
 		data, err := os.ReadFile(configFile)
@@ -110,10 +135,7 @@ func (c *serveConfig) load(cmd *cobra.Command, configFile string) error {
 			errs = append(errs, fmt.Errorf("%s: unknown setting %q", configFile, k))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return c.validate()
+	return errors.Join(errs...)
 }
 
 func (c *serveConfig) validate() error {

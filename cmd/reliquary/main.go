@@ -1,5 +1,8 @@
 // Command reliquary is the Definitive Software Library: `reliquary serve`
 // runs the service; the other commands are its clients and tools.
+//
+// Exit codes: 0 ok, 1 failure, 2 usage (a command-line mistake), 3
+// verification failed (a digest or signature does not match), 4 not found.
 package main
 
 import (
@@ -18,22 +21,35 @@ func main() {
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "reliquary",
-		Short:         "Reliquary, the definitive software library",
-		Long:          "Reliquary keeps an organisation's approved software releases: CI pushes packages into it,\nrelease managers seal, approve and promote them, installers fetch exactly the approved versions\nand prove what they got.",
+		Use:   "reliquary",
+		Short: "Reliquary, the definitive software library",
+		Long: `Reliquary keeps an organisation's approved software releases: CI pushes packages into it,
+release managers seal, approve and promote them, installers fetch exactly the approved versions
+and prove what they got.
+
+The client commands talk to the server at --url (default $RELIQUARY_URL, else ` + DefaultURL + `)
+with the token --token (default $RELIQUARY_TOKEN). Every client command takes -o json for
+machines (tables are for people) and --quiet.
+
+Exit codes: 0 ok, 1 failure, 2 usage error, 3 verification failed, 4 not found.`,
+		Example: `  export RELIQUARY_URL=https://reliquary.example.com RELIQUARY_TOKEN=rlq_...
+  reliquary push hr@1.2.0 dist/hr.tar.gz --change-id CHG-1 --seal
+  reliquary approve hr@1.2.0
+  reliquary promote hr@1.2.0 --to released --change-id CHG-1
+  reliquary get hr@^1 -d /opt/hr`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	o := &cliOpts{}
 	root.AddCommand(newServeCmd())
+	root.AddCommand(newAuditCmd(), newIndexCmd(), newFsckCmd(), newBackupCmd())
+	root.AddCommand(newPushCmd(o), newReleasesCmd(o), newShowCmd(o))
+	root.AddCommand(newApproveCmd(o), newPromoteCmd(o), newWithdrawCmd(o))
+	root.AddCommand(newGetCmd(o), newVerifyCmd(o))
+	root.AddCommand(newProductCmd(o), newPolicyCmd(o), newTokenCmd(o))
+	root.AddCommand(newBaselineCmd(o), newDeployCmd(o))
+	root.AddCommand(newCompletionCmd(root))
 	return root
-}
-
-// usageError marks a command-line mistake (exit code 2).
-type usageError struct{ error }
-
-func exitCode(err error) int {
-	if _, ok := err.(usageError); ok {
-		return 2
-	}
-	return 1
 }

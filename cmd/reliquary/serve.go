@@ -11,13 +11,16 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/reliquary/reliquary/api"
 	"github.com/reliquary/reliquary/internal/index"
+	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/storage"
@@ -114,7 +117,10 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 		fmt.Fprintf(os.Stderr, "\nNo tokens existed: created the admin token below. It is shown only this once.\n\n  RELIQUARY_TOKEN=%s\n\n", generated)
 	}
 
+	notifier := journal.NewNotifier()
+	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring,
+		Journal: ix, Notifier: notifier,
 		AnonymousRead: cfg.AnonymousRead, Downloads: cfg.Downloads, Logger: log})
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
@@ -141,6 +147,17 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	}
 	log.Info("reliquary serving", "url", scheme+"://"+ln.Addr().String(), "storage", cfg.Storage,
 		"data_dir", cfg.DataDir, "signing_key_id", signer.KeyID(), "downloads", cfg.Downloads)
+
+	// The journal's workers: the bucket mirror and webhook deliveries.
+	workers, stopWorkers := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { stopWorkers(); wg.Wait() }()
+	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: log}
+	dispatcher := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: log}
+	wg.Go(func() { mirror.Run(workers) })
+	wg.Go(func() { dispatcher.Run(workers) })
+	srv.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reliquary_journal_mirror_lag_events",
+		Help: "Journal events not yet mirrored to the blob store."}, mirror.Lag))
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()

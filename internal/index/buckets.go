@@ -15,7 +15,30 @@ import (
 //	tokens        <token id>                         → Token JSON
 //	token_hashes  sha256(secret)                     → token id (JSON string)
 //	journal       seq uint64 BE                      → Event JSON
+//	webhooks      <hook id>                          → Webhook JSON (with its secret: never journaled)
+//	webhook_state <hook id>                          → delivered-up-to seq uint64 BE
+//	webhook_log   <hook id> 0x00 seq BE ‖ attempt BE → Delivery JSON (the newest kept)
+//	meta          "mirror_cursor"  → seq uint64 BE of the last event mirrored to the bucket
 //
+// Baselines, CMDB links and deployment records (cmdb.go, baselines.go);
+// secondary index entries hold the JSON value {} and are kept in step with
+// their record by the put that writes it:
+//
+//	baselines          <name>                                          → Baseline JSON
+//	idx_change_id      <change_id> 0x00 <product> 0x00 <semver key>    → {}
+//	idx_ci_id          <ci_id> 0x00 <product> 0x00 <semver key>        → {}
+//	idx_label          <key> 0x00 <value> 0x00 <product> 0x00 <semver key> → {}
+//	deployments        id uint64 BE (its journal seq)                  → Deployment JSON
+//	idx_deploy_product <product> 0x00 id BE                            → {}
+//	idx_deploy_release <product> 0x00 <semver key> 0x00 id BE          → {}
+//	idx_deploy_env     <environment> 0x00 id BE                        → {}
+//	idx_deploy_target  <target> 0x00 id BE                             → {}
+//	environments       <environment> 0x00 <product> 0x00 <target>      → EnvironmentSlot JSON
+//
+// change_ids, ci_ids, label keys and values, environments and targets
+// never contain 0x00 or 0x01 (the domain refuses control characters), so
+// "<value> 0x00" is the exact prefix of one value's entries and
+// "<value> 0x01" the first key past them. The semver key is prefix-free.
 // Product slugs and artifact names never contain 0x00, and the semver key
 // (semverkey.go) sorts in SemVer precedence, so a product's releases are
 // one contiguous key range walked newest first with a reverse cursor.
@@ -27,19 +50,80 @@ var (
 	bucketTokens      = []byte("tokens")
 	bucketTokenHashes = []byte("token_hashes")
 	bucketJournal     = []byte("journal")
+	bucketWebhooks    = []byte("webhooks")
+	bucketHookState   = []byte("webhook_state")
+	bucketHookLog     = []byte("webhook_log")
 
 	allBuckets = [][]byte{bucketMeta, bucketProducts, bucketReleases, bucketArtifacts,
-		bucketTokens, bucketTokenHashes, bucketJournal}
+		bucketTokens, bucketTokenHashes, bucketJournal, bucketWebhooks, bucketHookState, bucketHookLog,
+		bucketBaselines, bucketIdxChangeID, bucketIdxCIID, bucketIdxLabel, bucketDeployments,
+		bucketIdxDeployProduct, bucketIdxDeployRelease, bucketIdxDeployEnv, bucketIdxDeployTarget, bucketEnvironments}
 
 	// unjournaledBuckets are written outside the journal's changes: the
 	// journal itself, the meta bucket and operational state.
-	unjournaledBuckets = [][]byte{bucketMeta, bucketJournal}
+	unjournaledBuckets = [][]byte{bucketMeta, bucketJournal, bucketWebhooks, bucketHookState, bucketHookLog}
 
 	keySchemaVersion = []byte("schema_version")
 	keyJournalHead   = []byte("journal_head")
+	keyMirrorCursor  = []byte("mirror_cursor")
+)
+
+// Buckets of baselines, CMDB links and deployment records.
+var (
+	bucketBaselines        = []byte("baselines")
+	bucketIdxChangeID      = []byte("idx_change_id")
+	bucketIdxCIID          = []byte("idx_ci_id")
+	bucketIdxLabel         = []byte("idx_label")
+	bucketDeployments      = []byte("deployments")
+	bucketIdxDeployProduct = []byte("idx_deploy_product")
+	bucketIdxDeployRelease = []byte("idx_deploy_release")
+	bucketIdxDeployEnv     = []byte("idx_deploy_env")
+	bucketIdxDeployTarget  = []byte("idx_deploy_target")
+	bucketEnvironments     = []byte("environments")
+
+	// indexEntry is the value of every secondary index entry.
+	indexEntry = []byte("{}")
 )
 
 const sep = 0x00
+
+// valuePrefix is the start of every key of one indexed value (or of
+// several values joined by 0x00): each part followed by 0x00.
+func valuePrefix(parts ...string) []byte {
+	var k []byte
+	for _, p := range parts {
+		k = append(append(k, p...), sep)
+	}
+	return k
+}
+
+// prefixEnd is the first key after every key starting with prefix, which
+// ends in 0x00.
+func prefixEnd(prefix []byte) []byte {
+	end := clone(prefix)
+	end[len(end)-1] = sep + 1
+	return end
+}
+
+// linkKey is a CMDB link entry: the value's prefix, product, 0x00, SemVer key.
+func linkKey(prefix []byte, product string, vkey []byte) []byte {
+	return append(append(clone(prefix), product...), append([]byte{sep}, vkey...)...)
+}
+
+// deployIndexKey is a deployment index entry: the value's prefix, then the id.
+func deployIndexKey(prefix []byte, id uint64) []byte {
+	return append(clone(prefix), seqKey(id)...)
+}
+
+// deployReleasePrefix is the start of the deployment entries of one release.
+func deployReleasePrefix(product string, vkey []byte) []byte {
+	return append(append(productPrefix(product), vkey...), sep)
+}
+
+// environmentKey is one slot of an environment.
+func environmentKey(env, product, target string) []byte {
+	return append(valuePrefix(env, product), target...)
+}
 
 // productPrefix is the start of every release key of a product.
 func productPrefix(product string) []byte {

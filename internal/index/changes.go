@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/reliquary/reliquary/internal/signing"
 )
 
 // Change is one write of a transaction as the journal carries it: the
@@ -48,9 +50,10 @@ func (t *tx) put(bucket, key []byte, value []byte) error {
 	return nil
 }
 
-// putJSON marshals v and puts it.
+// putJSON marshals v in canonical form (the form the journal carries, so
+// a rebuilt index holds the very same bytes) and puts it.
 func (t *tx) putJSON(bucket, key []byte, v any) error {
-	data, err := json.Marshal(v)
+	data, err := signing.Canonical(v)
 	if err != nil {
 		return err
 	}

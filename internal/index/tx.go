@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -87,8 +88,19 @@ func (t *tx) Releases(product string, q library.ReleaseQuery) ([]*library.Releas
 			k, v = c.Prev()
 		}
 	}
+	var stop []byte
+	if q.AtLeast != "" {
+		vk, err := versionKeyOf(q.AtLeast)
+		if err != nil {
+			return nil, err
+		}
+		stop = releaseKey(product, vk)
+	}
 	var out []*library.Release
 	for ; k != nil && hasPrefix(k, prefix); k, v = c.Prev() {
+		if stop != nil && bytes.Compare(k, stop) < 0 {
+			break
+		}
 		var r library.Release
 		if err := json.Unmarshal(v, &r); err != nil {
 			return nil, fmt.Errorf("index release %q: %w", k, err)
@@ -199,6 +211,10 @@ func (t *tx) PutProduct(p *library.Product) error {
 func (t *tx) PutRelease(r *library.Release) error {
 	vk, err := versionKeyOf(r.Version)
 	if err != nil {
+		return err
+	}
+	// CMDB link entries (change_id, ci_ids, labels) follow the record (cmdb.go).
+	if err := t.syncReleaseLinks(r, vk); err != nil {
 		return err
 	}
 	stored := *r

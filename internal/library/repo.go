@@ -21,8 +21,11 @@ type Repo interface {
 
 // ReleaseQuery selects releases of one product, newest first by SemVer.
 type ReleaseQuery struct {
-	// Before, when set, resumes after this version (exclusive): a cursor.
+	// Before, when set, starts below this version (exclusive): a cursor,
+	// or the upper bound of a constraint.
 	Before string
+	// AtLeast, when set, stops the walk below this version.
+	AtLeast string
 	// Match filters; returning false skips the release.
 	Match func(*Release) bool
 	// Limit stops after this many matches (0: no limit).
@@ -48,6 +51,22 @@ type ReadTx interface {
 	Events(after uint64, limit int) ([]*journal.Event, error)
 	// Head is the last event's sequence number and hash.
 	Head() (uint64, string, error)
+
+	// Baseline returns one baseline (ErrBaselineNotFound).
+	Baseline(name string) (*Baseline, error)
+	// Baselines walks every baseline by name.
+	Baselines(fn func(*Baseline) bool) error
+	// ReleasesByLink walks a CMDB link index (change_id, ci_id, label).
+	ReleasesByLink(q LinkQuery) ([]*Release, error)
+	// Deployment returns one deployment record (ErrIntegrity if absent:
+	// slots only name stored records).
+	Deployment(id uint64) (*Deployment, error)
+	// Deployments walks deployment records newest first.
+	Deployments(q DeploymentQuery) ([]*Deployment, error)
+	// EnvironmentSlot returns one slot, or nil when there is none.
+	EnvironmentSlot(env, product, target string) (*EnvironmentSlot, error)
+	// EnvironmentSlots lists an environment's slots by product and target.
+	EnvironmentSlots(env string) ([]*EnvironmentSlot, error)
 }
 
 // WriteTx changes the index; Record appends the journal event.
@@ -58,6 +77,10 @@ type WriteTx interface {
 	PutArtifact(product, version string, a *Artifact) error
 	DeleteArtifact(product, version, name string) error
 	PutToken(*Token) error
+	PutBaseline(*Baseline) error
+	// PutDeployment stores a record and its secondary index entries.
+	PutDeployment(*Deployment) error
+	PutEnvironmentSlot(*EnvironmentSlot) error
 	// Record appends an event, returning it with seq and hashes filled.
 	Record(e Event) (*journal.Event, error)
 }
@@ -86,4 +109,12 @@ const (
 	EvReleaseCurrent   = "release.current"
 	EvTokenCreated     = "token.created"
 	EvTokenRevoked     = "token.revoked"
+	EvWebhookCreated   = "webhook.created"
+	EvWebhookDeleted   = "webhook.deleted"
+)
+
+// Event types of baselines and deployment records.
+const (
+	EvBaselineCreated    = "baseline.created"
+	EvDeploymentRecorded = "deployment.recorded"
 )

@@ -51,13 +51,25 @@ func (s *Service) Resolve(_ context.Context, product string, req ResolveRequest)
 		return nil, err
 	}
 	q.Constraint = c
+	// Seek straight to the constraint's range instead of walking down from
+	// the newest release.
+	var walk ReleaseQuery
+	if lo, hi := ConstraintBounds(constraint); lo != nil || hi != nil {
+		if lo != nil {
+			walk.AtLeast = lo.String()
+		}
+		if hi != nil {
+			walk.Before = hi.String()
+		}
+	}
 	var out *Resolution
 	err = s.repo.View(func(tx ReadTx) error {
 		if _, err := tx.Product(product); err != nil {
 			return err
 		}
 		var txErr error
-		_, err := tx.Releases(product, ReleaseQuery{Limit: 1, Match: func(r *Release) bool {
+		walk.Limit = 1
+		walk.Match = func(r *Release) bool {
 			if txErr != nil || !Eligible(r, q) {
 				return false
 			}
@@ -72,7 +84,8 @@ func (s *Service) Resolve(_ context.Context, product string, req ResolveRequest)
 			}
 			out = &Resolution{Release: r, Artifacts: m}
 			return true
-		}})
+		}
+		_, err := tx.Releases(product, walk)
 		if txErr != nil {
 			return txErr
 		}

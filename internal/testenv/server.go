@@ -2,12 +2,16 @@ package testenv
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/reliquary/reliquary/api"
 	"github.com/reliquary/reliquary/internal/index"
+	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/storage"
@@ -23,6 +27,12 @@ type ServerOptions struct {
 	Store         string // "fs" (default) or "s3" (the shared MinIO, a new bucket)
 	AnonymousRead bool
 	Downloads     string
+	// Workers runs the journal mirror and webhook dispatcher (fast retries).
+	Workers bool
+	// DataDir reuses a directory (a restart); "" makes a new one.
+	DataDir string
+	// S3 reuses a bucket (a restart); nil makes a new one.
+	S3 *s3.Config
 }
 
 // Server is a real Reliquary server on a loopback port: a bbolt file and a
@@ -35,20 +45,38 @@ type Server struct {
 	Lib        *library.Service
 	Signer     *signing.Signer
 	DataDir    string
+	Notifier   *journal.Notifier
+	Mirror     *journal.Mirror
+	// S3 is the bucket's configuration when the store is S3.
+	S3   *s3.Config
+	stop func()
 }
+
+// Stop shuts the server down before the end of the test (a restart).
+func (s *Server) Stop() { s.stop() }
 
 // StartServer starts a server for one test and stops it at the end.
 func StartServer(tb testing.TB, o ServerOptions) *Server {
 	tb.Helper()
-	dir := tb.TempDir()
+	dir := o.DataDir
+	if dir == "" {
+		dir = tb.TempDir()
+	}
 	var store storage.BlobStore
+	var s3cfg *s3.Config
 	switch o.Store {
 	case "s3":
-		st, err := s3.New(SharedMinIO(tb).Config(tb))
+		cfg := o.S3
+		if cfg == nil {
+			c := SharedMinIO(tb).Config(tb)
+			cfg = &c
+		}
+		st, err := s3.New(*cfg)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		store = st
+		s3cfg = cfg
 	default:
 		st, err := fs.New(filepath.Join(dir, "blobs"))
 		if err != nil {
@@ -73,14 +101,33 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 	if _, err := lib.Bootstrap(context.Background(), AdminSecret); err != nil {
 		tb.Fatal(err)
 	}
+	notifier := journal.NewNotifier()
+	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring,
-		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads})
+		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier})
 	hs := httptest.NewServer(srv.Handler())
-	tb.Cleanup(func() {
-		hs.Close()
-		ix.Close()
-	})
-	return &Server{URL: hs.URL, AdminToken: AdminSecret, Store: store, Index: ix, Lib: lib, Signer: signer, DataDir: dir}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: slog.Default(), Interval: 50 * time.Millisecond}
+	if o.Workers {
+		d := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: slog.Default(),
+			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 100 * time.Millisecond}
+		wg.Go(func() { mirror.Run(ctx) })
+		wg.Go(func() { d.Run(ctx) })
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			hs.CloseClientConnections()
+			hs.Close()
+			cancel()
+			wg.Wait()
+			ix.Close()
+		})
+	}
+	tb.Cleanup(stop)
+	return &Server{URL: hs.URL, AdminToken: AdminSecret, Store: store, Index: ix, Lib: lib, Signer: signer, DataDir: dir,
+		Notifier: notifier, Mirror: mirror, S3: s3cfg, stop: stop}
 }
 
 // Objects lists every key in the server's store.

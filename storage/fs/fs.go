@@ -304,6 +304,21 @@ func (s *Store) Leftovers(context.Context) ([]string, error) {
 	return names, nil
 }
 
+// RemoveLeftovers deletes every temporary file. Only for a store no
+// server is writing to (fsck --repair).
+func (s *Store) RemoveLeftovers(ctx context.Context) error {
+	names, err := s.Leftovers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := s.root.Remove(path.Join(tmpDir, n)); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+			return mapErr("remove "+n, err)
+		}
+	}
+	return nil
+}
+
 func randomName() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])

@@ -288,6 +288,21 @@ func (s *Store) Leftovers(ctx context.Context) ([]string, error) {
 	return s.IncompleteUploads(ctx, "")
 }
 
+// RemoveLeftovers aborts every incomplete multipart upload. Only for a
+// bucket no server is writing to (fsck --repair).
+func (s *Store) RemoveLeftovers(ctx context.Context) error {
+	keys, err := s.IncompleteUploads(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := s.client.RemoveIncompleteUpload(ctx, s.bucket, k); err != nil {
+			return s.mapErr("abort upload of "+k, err)
+		}
+	}
+	return nil
+}
+
 // PresignGet implements storage.BlobStore.
 func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration, filename string) (*url.URL, error) {
 	if err := storage.ValidateKey(key); err != nil {

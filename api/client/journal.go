@@ -1,0 +1,177 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Event is one journal event. Hash = sha256(prev_hash || canonical event).
+type Event struct {
+	Seq      uint64          `json:"seq"`
+	Time     time.Time       `json:"time"`
+	Actor    string          `json:"actor"`
+	Type     string          `json:"type"`
+	Subject  string          `json:"subject"`
+	Data     json.RawMessage `json:"data"`
+	PrevHash string          `json:"prev_hash"`
+	Hash     string          `json:"hash"`
+}
+
+// EventPage is a page of the feed or the audit log; NextAfter is the
+// `after` of the next request.
+type EventPage struct {
+	Events    []Event `json:"events"`
+	NextAfter uint64  `json:"next_after"`
+}
+
+// EventQuery asks Events for the events after a sequence number.
+type EventQuery struct {
+	After uint64
+	Limit int
+	// Wait long-polls: the server answers as soon as an event arrives, or
+	// empty after Wait (at most 60 s).
+	Wait time.Duration
+	// Types filters by event type ("release.*" matches a prefix).
+	Types   []string
+	Product string
+}
+
+// Events reads the public event feed (GET /events).
+func (c *Client) Events(ctx context.Context, q EventQuery) (*EventPage, error) {
+	v := url.Values{}
+	if q.After > 0 {
+		v.Set("after", strconv.FormatUint(q.After, 10))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Wait > 0 {
+		v.Set("wait", strconv.Itoa(int(q.Wait.Round(time.Second)/time.Second)))
+	}
+	if len(q.Types) > 0 {
+		v.Set("type", strings.Join(q.Types, ","))
+	}
+	if q.Product != "" {
+		v.Set("product", q.Product)
+	}
+	var out EventPage
+	return &out, c.getJSON(ctx, "/events", v, &out)
+}
+
+// Audit reads the full hash-chained journal (admin).
+func (c *Client) Audit(ctx context.Context, after uint64, limit int) (*EventPage, error) {
+	v := url.Values{}
+	if after > 0 {
+		v.Set("after", strconv.FormatUint(after, 10))
+	}
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	var out EventPage
+	return &out, c.getJSON(ctx, "/audit", v, &out)
+}
+
+// AuditReport is the server's verification of its journal's hash chain.
+type AuditReport struct {
+	OK        bool   `json:"ok"`
+	Events    uint64 `json:"events"`
+	HeadSeq   uint64 `json:"head_seq"`
+	HeadHash  string `json:"head_hash"`
+	BrokenSeq uint64 `json:"broken_seq,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// AuditVerify asks the server to verify its journal (admin).
+func (c *Client) AuditVerify(ctx context.Context) (*AuditReport, error) {
+	var out AuditReport
+	return &out, c.getJSON(ctx, "/audit/verify", nil, &out)
+}
+
+// WebhookInput registers a webhook; Secret signs deliveries (HMAC-SHA256).
+type WebhookInput struct {
+	URL    string   `json:"url"`
+	Types  []string `json:"types,omitempty"`
+	Secret string   `json:"secret,omitempty"`
+}
+
+// Webhook is a registered webhook; Secret is set only in the answer of
+// CreateWebhook.
+type Webhook struct {
+	ID           string    `json:"id"`
+	URL          string    `json:"url"`
+	Types        []string  `json:"types"`
+	CreatedBy    string    `json:"created_by"`
+	CreatedAt    time.Time `json:"created_at"`
+	DeliveredSeq uint64    `json:"delivered_seq"`
+	Secret       string    `json:"secret,omitempty"`
+}
+
+// Delivery is one delivery attempt of a webhook.
+type Delivery struct {
+	Seq        uint64    `json:"seq"`
+	Type       string    `json:"type"`
+	Attempt    int       `json:"attempt"`
+	At         time.Time `json:"at"`
+	StatusCode int       `json:"status_code"`
+	Error      string    `json:"error,omitempty"`
+	DurationMS int64     `json:"duration_ms"`
+	OK         bool      `json:"ok"`
+}
+
+// CreateWebhook registers a webhook (admin).
+func (c *Client) CreateWebhook(ctx context.Context, in WebhookInput) (*Webhook, error) {
+	var out Webhook
+	return &out, c.sendJSON(ctx, http.MethodPost, "/webhooks", in, &out)
+}
+
+// Webhooks lists the webhooks (admin).
+func (c *Client) Webhooks(ctx context.Context) ([]Webhook, error) {
+	var out struct {
+		Webhooks []Webhook `json:"webhooks"`
+	}
+	return out.Webhooks, c.getJSON(ctx, "/webhooks", nil, &out)
+}
+
+// DeleteWebhook removes a webhook (admin).
+func (c *Client) DeleteWebhook(ctx context.Context, id string) error {
+	return c.doJSON(ctx, &request{method: http.MethodDelete, path: "/webhooks/" + seg(id)}, nil)
+}
+
+// WebhookDeliveries returns a webhook's delivery log, newest first (admin).
+func (c *Client) WebhookDeliveries(ctx context.Context, id string, limit int) ([]Delivery, error) {
+	v := url.Values{}
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	var out struct {
+		Deliveries []Delivery `json:"deliveries"`
+	}
+	return out.Deliveries, c.getJSON(ctx, "/webhooks/"+seg(id)+"/deliveries", v, &out)
+}
+
+// Backup streams a consistent copy of the server's index into w (admin)
+// and returns the bytes written. A broken stream is an error, never
+// retried half way: write to a temporary file and keep it only on success.
+func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	resp, err := c.do(ctx, &request{method: http.MethodGet, path: "/admin/backup", retryable: true,
+		header: http.Header{"Accept": {"application/octet-stream"}}})
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("backup: %w", err)
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return n, fmt.Errorf("backup: got %d of %d bytes", n, resp.ContentLength)
+	}
+	return n, nil
+}

@@ -1,0 +1,80 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reliquary/reliquary/internal/library"
+)
+
+// CMDB: the cross-product release search and deployment records.
+
+// ReleaseSearchResult is a page of GET /releases.
+type ReleaseSearchResult struct {
+	Releases   []*library.Release `json:"releases"`
+	NextCursor string             `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) searchReleases(c *gin.Context) {
+	limit, ok := queryInt(c, "limit", 100, library.MaxPage)
+	if !ok {
+		return
+	}
+	list, next, err := s.lib.SearchReleases(c, principal(c), library.ReleaseSearch{
+		ChangeID: c.Query("change_id"), CIID: c.Query("ci_id"), Label: c.Query("label"),
+		State: library.State(c.Query("state")), Limit: limit, Cursor: c.Query("cursor"),
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	for _, r := range list {
+		r.Artifacts = nil // as in listings: GET the release for its artifacts
+	}
+	c.JSON(http.StatusOK, ReleaseSearchResult{Releases: nonNil(list), NextCursor: next})
+}
+
+func (s *Server) recordDeployment(c *gin.Context) {
+	var in library.DeploymentInput
+	if !decodeJSON(c, &in) {
+		return
+	}
+	d, err := s.lib.RecordDeployment(c, principal(c), in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, d)
+}
+
+// DeploymentList is a page of GET /deployments.
+type DeploymentList struct {
+	Deployments []*library.Deployment `json:"deployments"`
+	NextCursor  string                `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) listDeployments(c *gin.Context) {
+	limit, ok := queryInt(c, "limit", 100, library.MaxPage)
+	if !ok {
+		return
+	}
+	list, next, err := s.lib.Deployments(c, principal(c), library.DeploymentFilter{
+		Product: c.Query("product"), Version: c.Query("version"), Environment: c.Query("environment"),
+		Target: c.Query("target"), Limit: limit, Cursor: c.Query("cursor"),
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, DeploymentList{Deployments: nonNil(list), NextCursor: next})
+}
+
+func (s *Server) getEnvironment(c *gin.Context) {
+	v, err := s.lib.Environment(c, principal(c), c.Param("environment"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}

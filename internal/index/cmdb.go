@@ -1,0 +1,301 @@
+package index
+
+import (
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/reliquary/reliquary/internal/library"
+)
+
+// CMDB links of releases and deployment records: the records and their
+// secondary indexes (key encodings in buckets.go). Every query walks one
+// index range; none scans every release or every record unless asked for
+// all of them.
+
+// entryRef is one secondary index entry.
+type entryRef struct {
+	bucket, key []byte
+}
+
+// syncEntries keeps a record's secondary index entries in step with it:
+// entries of the old record the new one lacks are deleted, and every entry
+// of the new one is written when missing (so a record indexed before an
+// index existed heals on its next put). Only real changes are written, so
+// the journal carries no no-op writes.
+func (t *tx) syncEntries(old, cur []entryRef) error {
+	id := func(e entryRef) string { return string(e.bucket) + "\x00" + string(e.key) }
+	keep := make(map[string]bool, len(cur))
+	for _, e := range cur {
+		keep[id(e)] = true
+	}
+	for _, e := range old {
+		if !keep[id(e)] && t.b(e.bucket).Get(e.key) != nil {
+			if err := t.del(e.bucket, e.key); err != nil {
+				return err
+			}
+		}
+	}
+	for _, e := range cur {
+		if t.b(e.bucket).Get(e.key) == nil {
+			if err := t.put(e.bucket, e.key, indexEntry); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// releaseLinks are the CMDB link entries of a release.
+func releaseLinks(r *library.Release, vk []byte) []entryRef {
+	var out []entryRef
+	if r.ChangeID != "" {
+		out = append(out, entryRef{bucketIdxChangeID, linkKey(valuePrefix(r.ChangeID), r.Product, vk)})
+	}
+	for _, ci := range r.CIIDs {
+		if ci != "" {
+			out = append(out, entryRef{bucketIdxCIID, linkKey(valuePrefix(ci), r.Product, vk)})
+		}
+	}
+	for k, v := range r.Labels {
+		out = append(out, entryRef{bucketIdxLabel, linkKey(valuePrefix(k, v), r.Product, vk)})
+	}
+	return out
+}
+
+// syncReleaseLinks updates the link entries of a release about to be put.
+// A release's change_id, ci_ids and labels are set at creation and never
+// change today; the entries are still maintained against the stored record.
+func (t *tx) syncReleaseLinks(r *library.Release, vk []byte) error {
+	old, err := getJSON[library.Release](t.b(bucketReleases), releaseKey(r.Product, vk))
+	if err != nil {
+		return err
+	}
+	var before []entryRef
+	if old != nil {
+		before = releaseLinks(old, vk)
+	}
+	return t.syncEntries(before, releaseLinks(r, vk))
+}
+
+// lastBelow positions c on the last key before key (nil when none).
+func lastBelow(c *bolt.Cursor, key []byte) []byte {
+	k, _ := c.Seek(key)
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	return k
+}
+
+// ReleasesByLink implements library.ReadTx: the releases of one link value,
+// by product and newest first within a product, resuming after q.After.
+func (t *tx) ReleasesByLink(q library.LinkQuery) ([]*library.Release, error) {
+	var bucket, prefix []byte
+	switch q.Kind {
+	case library.LinkChangeID:
+		bucket, prefix = bucketIdxChangeID, valuePrefix(q.Value)
+	case library.LinkCIID:
+		bucket, prefix = bucketIdxCIID, valuePrefix(q.Value)
+	case library.LinkLabel:
+		bucket, prefix = bucketIdxLabel, valuePrefix(q.Key, q.Value)
+	default:
+		return nil, fmt.Errorf("index: unknown link kind %q", q.Kind)
+	}
+	group := func(product string) []byte { return append(clone(prefix), append([]byte(product), sep)...) }
+	c := t.b(bucket).Cursor()
+	var product string
+	var k []byte
+	if q.After != nil {
+		vk, err := versionKeyOf(q.After.Version)
+		if err != nil {
+			return nil, err
+		}
+		product = q.After.Product
+		k = lastBelow(c, linkKey(prefix, product, vk))
+	} else {
+		first, _ := c.Seek(prefix)
+		if first == nil || !hasPrefix(first, prefix) {
+			return nil, nil
+		}
+		product = productOfLink(first[len(prefix):])
+		k = lastBelow(c, prefixEnd(group(product)))
+	}
+	var out []*library.Release
+	for {
+		gp := group(product)
+		for ; k != nil && hasPrefix(k, gp); k, _ = c.Prev() {
+			vk := k[len(gp):]
+			r, err := getJSON[library.Release](t.b(bucketReleases), releaseKey(product, vk))
+			if err != nil {
+				return nil, err
+			}
+			if r == nil {
+				continue // an entry without its release: never written together, skip
+			}
+			if q.Scanned != nil {
+				*q.Scanned++
+			}
+			if q.Match != nil && !q.Match(r) {
+				continue
+			}
+			out = append(out, r)
+			if q.Limit > 0 && len(out) >= q.Limit {
+				return out, nil
+			}
+		}
+		// The next product of this value: the first key past this group.
+		next, _ := c.Seek(prefixEnd(gp))
+		if next == nil || !hasPrefix(next, prefix) {
+			return out, nil
+		}
+		product = productOfLink(next[len(prefix):])
+		k = lastBelow(c, prefixEnd(group(product)))
+	}
+}
+
+// productOfLink is the product at the start of a link key's remainder.
+func productOfLink(rest []byte) string {
+	for i, b := range rest {
+		if b == sep {
+			return string(rest[:i])
+		}
+	}
+	return string(rest)
+}
+
+// deploymentEntries are the secondary index entries of a record.
+func deploymentEntries(d *library.Deployment) ([]entryRef, error) {
+	vk, err := versionKeyOf(d.Version)
+	if err != nil {
+		return nil, err
+	}
+	return []entryRef{
+		{bucketIdxDeployProduct, deployIndexKey(valuePrefix(d.Product), d.ID)},
+		{bucketIdxDeployRelease, deployIndexKey(deployReleasePrefix(d.Product, vk), d.ID)},
+		{bucketIdxDeployEnv, deployIndexKey(valuePrefix(d.Environment), d.ID)},
+		{bucketIdxDeployTarget, deployIndexKey(valuePrefix(d.Target), d.ID)},
+	}, nil
+}
+
+// PutDeployment implements library.WriteTx.
+func (t *tx) PutDeployment(d *library.Deployment) error {
+	if d.ID == 0 {
+		return fmt.Errorf("index: deployment without an id")
+	}
+	cur, err := deploymentEntries(d)
+	if err != nil {
+		return err
+	}
+	old, err := getJSON[library.Deployment](t.b(bucketDeployments), seqKey(d.ID))
+	if err != nil {
+		return err
+	}
+	var before []entryRef
+	if old != nil {
+		if before, err = deploymentEntries(old); err != nil {
+			return err
+		}
+	}
+	if err := t.syncEntries(before, cur); err != nil {
+		return err
+	}
+	return t.putJSON(bucketDeployments, seqKey(d.ID), d)
+}
+
+// Deployment implements library.ReadTx.
+func (t *tx) Deployment(id uint64) (*library.Deployment, error) {
+	d, err := getJSON[library.Deployment](t.b(bucketDeployments), seqKey(id))
+	if err == nil && d == nil {
+		err = fmt.Errorf("deployment %d is named by the index but missing: %w", id, library.ErrIntegrity)
+	}
+	return d, err
+}
+
+// Deployments implements library.ReadTx: records newest first, walking the
+// most selective index the query allows.
+func (t *tx) Deployments(q library.DeploymentQuery) ([]*library.Deployment, error) {
+	var bucket, prefix []byte
+	switch {
+	case q.Product != "" && q.Version != "":
+		vk, err := versionKeyOf(q.Version)
+		if err != nil {
+			return nil, err
+		}
+		bucket, prefix = bucketIdxDeployRelease, deployReleasePrefix(q.Product, vk)
+	case q.Target != "":
+		bucket, prefix = bucketIdxDeployTarget, valuePrefix(q.Target)
+	case q.Environment != "":
+		bucket, prefix = bucketIdxDeployEnv, valuePrefix(q.Environment)
+	case q.Product != "":
+		bucket, prefix = bucketIdxDeployProduct, valuePrefix(q.Product)
+	default:
+		bucket = bucketDeployments
+	}
+	c := t.b(bucket).Cursor()
+	var k, v []byte
+	switch {
+	case q.Before > 0:
+		k = lastBelow(c, append(clone(prefix), seqKey(q.Before)...))
+	case prefix == nil:
+		k, _ = c.Last()
+	default:
+		k = lastBelow(c, prefixEnd(prefix))
+	}
+	var out []*library.Deployment
+	for ; k != nil && hasPrefix(k, prefix); k, _ = c.Prev() {
+		idKey := k[len(prefix):]
+		if len(idKey) != 8 {
+			return nil, fmt.Errorf("index %s: malformed key %q", bucket, k)
+		}
+		if v = t.b(bucketDeployments).Get(idKey); v == nil {
+			continue
+		}
+		var d library.Deployment
+		if err := json.Unmarshal(v, &d); err != nil {
+			return nil, fmt.Errorf("index deployment %d: %w", seqFromKey(idKey), err)
+		}
+		if q.Scanned != nil {
+			*q.Scanned++
+		}
+		if (q.Product != "" && d.Product != q.Product) || (q.Version != "" && d.Version != q.Version) ||
+			(q.Environment != "" && d.Environment != q.Environment) || (q.Target != "" && d.Target != q.Target) {
+			continue
+		}
+		if q.Match != nil && !q.Match(&d) {
+			continue
+		}
+		out = append(out, &d)
+		if q.Limit > 0 && len(out) >= q.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// EnvironmentSlot implements library.ReadTx.
+func (t *tx) EnvironmentSlot(env, product, target string) (*library.EnvironmentSlot, error) {
+	return getJSON[library.EnvironmentSlot](t.b(bucketEnvironments), environmentKey(env, product, target))
+}
+
+// EnvironmentSlots implements library.ReadTx: by product, then target.
+func (t *tx) EnvironmentSlots(env string) ([]*library.EnvironmentSlot, error) {
+	prefix := valuePrefix(env)
+	var out []*library.EnvironmentSlot
+	c := t.b(bucketEnvironments).Cursor()
+	for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, v = c.Next() {
+		var s library.EnvironmentSlot
+		if err := json.Unmarshal(v, &s); err != nil {
+			return nil, fmt.Errorf("index environment slot %q: %w", k, err)
+		}
+		out = append(out, &s)
+	}
+	return out, nil
+}
+
+// PutEnvironmentSlot implements library.WriteTx.
+func (t *tx) PutEnvironmentSlot(s *library.EnvironmentSlot) error {
+	return t.putJSON(bucketEnvironments, environmentKey(s.Environment, s.Product, s.Target), s)
+}

@@ -1,0 +1,82 @@
+package journal
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// ErrWebhookNotFound: no hook with that id.
+var ErrWebhookNotFound = errors.New("webhook not found")
+
+// Webhook is a subscription: matching events are POSTed to URL, in order,
+// at least once, each body signed with HMAC-SHA256 of Secret.
+type Webhook struct {
+	ID        string    `json:"id"`
+	URL       string    `json:"url"`
+	Types     []string  `json:"types"` // event types; empty means every type
+	Secret    string    `json:"secret,omitempty"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Matches reports whether the hook wants events of type t. A type ending in
+// ".*" matches a family ("release.*").
+func (w *Webhook) Matches(t string) bool {
+	if len(w.Types) == 0 {
+		return true
+	}
+	for _, want := range w.Types {
+		if want == t || len(want) > 2 && want[len(want)-2:] == ".*" && len(t) > len(want)-1 && t[:len(want)-1] == want[:len(want)-1] {
+			return true
+		}
+	}
+	return false
+}
+
+// Delivery is one attempt to deliver one event to one hook.
+type Delivery struct {
+	Seq        uint64    `json:"seq"`
+	Type       string    `json:"type"`
+	Attempt    int       `json:"attempt"`
+	At         time.Time `json:"at"`
+	StatusCode int       `json:"status_code"`
+	Error      string    `json:"error,omitempty"`
+	DurationMS int64     `json:"duration_ms"`
+	OK         bool      `json:"ok"`
+}
+
+// Signature headers of webhook deliveries.
+const (
+	HeaderSignature = "X-Reliquary-Signature" // sha256=<hex HMAC-SHA256(secret, body)>
+	HeaderEvent     = "X-Reliquary-Event"
+	HeaderDelivery  = "X-Reliquary-Delivery"
+)
+
+// Sign returns the value of the signature header for body.
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// VerifySignature checks a signature header in constant time.
+func VerifySignature(secret string, body []byte, header string) bool {
+	return hmac.Equal([]byte(Sign(secret, body)), []byte(header))
+}
+
+// Public is the event as the feed and webhooks show it: without the index
+// changes it carries (those are for audit, mirror and rebuild).
+func Public(e *Event) *Event {
+	var data map[string]json.RawMessage
+	if err := json.Unmarshal(e.Data, &data); err != nil || data["changes"] == nil {
+		return e
+	}
+	delete(data, "changes")
+	out := *e
+	out.Data, _ = json.Marshal(data)
+	return &out
+}
