@@ -152,7 +152,8 @@ func (ix *Index) Deliveries(id string, limit int) ([]journal.Delivery, error) {
 	err := ix.db.View(func(btx *bolt.Tx) error {
 		prefix := append([]byte(id), sep)
 		c := btx.Bucket(bucketHookLog).Cursor()
-		k, v := c.Seek(append(append([]byte(id), sep), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+		k, _ := c.Seek(append(append([]byte(id), sep), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+		var v []byte
 		if k == nil {
 			k, v = c.Last()
 		} else {
