@@ -51,6 +51,7 @@ func (s *Server) Routes() []Route {
 		{http.MethodGet, release + "/artifacts/:name", reader, s.downloadArtifact},
 		{http.MethodHead, release + "/artifacts/:name", reader, s.downloadArtifact},
 		{http.MethodGet, release + "/artifacts/:name/signature", reader, s.artifactSignature},
+		{http.MethodGet, release + "/artifacts/:name/bundle", reader, s.artifactBundle},
 
 		{http.MethodPost, release + "/seal", pub, s.seal},
 		{http.MethodGet, release + "/manifest", reader, s.manifest},

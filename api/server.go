@@ -44,6 +44,8 @@ type Config struct {
 	Journal JournalIndex
 	// Notifier wakes long polls when events commit.
 	Notifier *journal.Notifier
+	// Bundler makes Sigstore bundles of artifact signatures.
+	Bundler Bundler
 	// Keyring lists every verification key (current and retired).
 	Keyring       *signing.Keyring
 	AnonymousRead bool
@@ -59,6 +61,7 @@ type Server struct {
 	store    storage.BlobStore
 	pubKey   []byte
 	keyring  *signing.Keyring
+	bundler  Bundler
 	journal  JournalIndex
 	notifier *journal.Notifier
 	anonRead bool
@@ -75,7 +78,7 @@ type Server struct {
 
 // New builds the server and its metrics.
 func New(cfg Config) *Server {
-	s := &Server{lib: cfg.Library, index: cfg.Index, store: cfg.Store, pubKey: cfg.PublicKeyPEM, keyring: cfg.Keyring,
+	s := &Server{lib: cfg.Library, index: cfg.Index, store: cfg.Store, pubKey: cfg.PublicKeyPEM, keyring: cfg.Keyring, bundler: cfg.Bundler,
 		journal: cfg.Journal, notifier: cfg.Notifier,
 		anonRead: cfg.AnonymousRead, redirect: cfg.Downloads == DownloadsRedirect,
 		expiry: cfg.PresignExpiry, log: cfg.Logger}
