@@ -120,8 +120,10 @@ type TokenView struct {
 	Products  []string  `json:"products"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
-	// Secret is set only in the answer to POST /tokens.
+	// Secret is set only in the answer to POST /tokens; Token carries the
+	// same value for clients that look for it under that name.
 	Secret string `json:"secret,omitempty"`
+	Token  string `json:"token,omitempty"`
 }
 
 func tokenView(t *library.Token) TokenView {
@@ -153,7 +155,7 @@ func (s *Server) createToken(c *gin.Context) {
 		return
 	}
 	v := tokenView(t)
-	v.Secret = secret
+	v.Secret, v.Token = secret, secret
 	c.JSON(http.StatusCreated, v)
 }
 

@@ -37,6 +37,7 @@ func (s *Server) Routes() []Route {
 		{http.MethodGet, "/metrics", anyone, s.metrics},
 		{http.MethodGet, APIPrefix + "/healthz", anyone, s.healthz},
 		{http.MethodGet, APIPrefix + "/readyz", anyone, s.readyz},
+		{http.MethodGet, APIPrefix + "/metrics", anyone, s.metrics},
 
 		{http.MethodPost, APIPrefix + "/products", admin, s.createProduct},
 		{http.MethodGet, APIPrefix + "/products", reader, s.listProducts},
@@ -46,7 +47,7 @@ func (s *Server) Routes() []Route {
 		{http.MethodPost, APIPrefix + "/products/:product/releases", pub, s.createRelease},
 		{http.MethodGet, APIPrefix + "/products/:product/releases", reader, s.listReleases},
 		{http.MethodGet, release, reader, s.getRelease},
-		{http.MethodPut, release + "/artifacts/:name", pub, s.uploadArtifact},
+		{http.MethodPut, release + "/artifacts/:name", pub, s.limitUploads(s.uploadArtifact)},
 		{http.MethodDelete, release + "/artifacts/:name", pub, s.deleteArtifact},
 		{http.MethodGet, release + "/artifacts/:name", reader, s.downloadArtifact},
 		{http.MethodHead, release + "/artifacts/:name", reader, s.downloadArtifact},
