@@ -44,6 +44,7 @@ const (
 	CodeRangeNotSatisfiable = "RANGE_NOT_SATISFIABLE"
 	CodeStorageUnavailable  = "STORAGE_UNAVAILABLE"
 	CodeStorageFull         = "STORAGE_FULL"
+	CodeTooManyUploads      = "TOO_MANY_UPLOADS"
 	CodeJournalBroken       = "JOURNAL_BROKEN"
 	CodeManifestNotFound    = "MANIFEST_NOT_FOUND"
 	CodeIntegrity           = "INTEGRITY_ERROR"
@@ -107,6 +108,7 @@ var errorTable = []struct {
 	{storage.ErrSizeMismatch, http.StatusBadRequest, CodeIncompleteBody},
 	{storage.ErrInvalidRange, http.StatusRequestedRangeNotSatisfiable, CodeRangeNotSatisfiable},
 	{storage.ErrNoSpace, http.StatusInsufficientStorage, CodeStorageFull},
+	{library.ErrIndexFull, http.StatusInsufficientStorage, CodeStorageFull},
 	{storage.ErrUnavailable, http.StatusServiceUnavailable, CodeStorageUnavailable},
 	{journal.ErrWebhookNotFound, http.StatusNotFound, CodeWebhookNotFound},
 	{journal.ErrBroken, http.StatusInternalServerError, CodeJournalBroken},
@@ -126,8 +128,11 @@ type ErrorInfo struct {
 
 // writeError is the one place an error becomes a response.
 func writeError(c *gin.Context, status int, code, msg string, details map[string]any) {
-	if status == http.StatusServiceUnavailable {
+	switch status {
+	case http.StatusServiceUnavailable:
 		c.Header("Retry-After", "5")
+	case http.StatusTooManyRequests:
+		c.Header("Retry-After", "1")
 	}
 	c.AbortWithStatusJSON(status, ErrorBody{Error: ErrorInfo{Code: code, Message: msg, Details: details}})
 }

@@ -51,7 +51,10 @@ type Config struct {
 	AnonymousRead bool
 	Downloads     string        // proxy (default) or redirect
 	PresignExpiry time.Duration // default 5 minutes
-	Logger        *slog.Logger
+	// MaxUploadsPerToken bounds the uploads one token streams at once
+	// (0: DefaultMaxUploadsPerToken; negative: no limit).
+	MaxUploadsPerToken int
+	Logger             *slog.Logger
 }
 
 // Server holds the handlers' dependencies.
@@ -74,6 +77,7 @@ type Server struct {
 	duration *prometheus.HistogramVec
 	bytesIn  prometheus.Counter
 	bytesOut prometheus.Counter
+	uploads  *uploadLimiter
 }
 
 // New builds the server and its metrics.
@@ -81,7 +85,7 @@ func New(cfg Config) *Server {
 	s := &Server{lib: cfg.Library, index: cfg.Index, store: cfg.Store, pubKey: cfg.PublicKeyPEM, keyring: cfg.Keyring, bundler: cfg.Bundler,
 		journal: cfg.Journal, notifier: cfg.Notifier,
 		anonRead: cfg.AnonymousRead, redirect: cfg.Downloads == DownloadsRedirect,
-		expiry: cfg.PresignExpiry, log: cfg.Logger}
+		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken)}
 	if s.notifier == nil {
 		s.notifier = journal.NewNotifier()
 	}

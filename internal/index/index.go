@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -153,12 +154,22 @@ func (ix *Index) Update(fn func(library.WriteTx) error) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return mapCommitErr(err)
 	}
 	if ix.onCommit != nil && len(t.events) > 0 {
 		ix.onCommit(t.events)
 	}
 	return nil
+}
+
+// mapCommitErr names a full index volume with the library's sentinel, so
+// callers answer "storage full" instead of an internal error. bbolt has
+// rolled the transaction back: the file still holds the last commit.
+func mapCommitErr(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
+		return fmt.Errorf("index commit: %w: %w", library.ErrIndexFull, err)
+	}
+	return err
 }
 
 func getJSON[T any](b *bolt.Bucket, key []byte) (*T, error) {

@@ -29,6 +29,9 @@ var (
 	ErrForbidden       = errors.New("forbidden")
 	ErrIntegrity       = errors.New("stored data does not match the index")
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrIndexFull: the index volume has no room for a commit; nothing was
+	// written (the index's backend maps its out-of-space errors to it).
+	ErrIndexFull = errors.New("index volume full")
 )
 
 // DetailedError carries machine-readable details next to a domain error.
