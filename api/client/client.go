@@ -149,15 +149,16 @@ func HasCode(err error, code string) bool {
 // attempt; it returns the reader and its length (-1 unknown).
 type request struct {
 	method    string
-	path      string // below APIPrefix unless absolute is set
-	absolute  bool
+	path      string // below APIPrefix, with escaped segments
 	query     url.Values
 	header    http.Header
 	body      func() (io.Reader, int64, error)
 	retryable bool
-	// retryCodes are error codes retried after a failed attempt (an upload
-	// cut off mid-way may hold the server's upload lock a moment longer).
-	retryCodes []string
+	// retryCodes are error codes that are retried like a 503 (the server
+	// says "later"); retryCodesAfterFailure only after an attempt that
+	// failed (an upload cut off mid-way may hold the server's upload lock a
+	// moment longer).
+	retryCodes, retryCodesAfterFailure []string
 	// ok lists the statuses that are success (default: any 2xx).
 	ok []int
 }
@@ -177,10 +178,7 @@ func (c *Client) url(r *request) (string, error) {
 		return "", c.baseErr
 	}
 	u := *c.base
-	escaped := strings.TrimSuffix(c.base.EscapedPath(), "/") + r.path // r.path has escaped segments
-	if !r.absolute {
-		escaped = strings.TrimSuffix(c.base.EscapedPath(), "/") + APIPrefix + r.path
-	}
+	escaped := strings.TrimSuffix(c.base.EscapedPath(), "/") + APIPrefix + r.path
 	p, err := url.PathUnescape(escaped)
 	if err != nil {
 		return "", err
@@ -208,7 +206,9 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 				return resp, nil
 			}
 			apiErr := decodeError(resp)
-			if last || !(retryableStatus(resp.StatusCode) || (attempt > 0 && slices.Contains(r.retryCodes, apiErr.Code))) {
+			again := retryableStatus(resp.StatusCode) || slices.Contains(r.retryCodes, apiErr.Code) ||
+				(attempt > 0 && slices.Contains(r.retryCodesAfterFailure, apiErr.Code))
+			if last || !again {
 				return nil, apiErr
 			}
 			if werr := c.wait(ctx, attempt, resp.Header.Get("Retry-After")); werr != nil {

@@ -186,6 +186,12 @@ func testLifecycle(t *testing.T, srv *testenv.Server) {
 	if err := signing.VerifyDigestWithPEM(key, sum[:], asig); err != nil {
 		t.Fatalf("artifact signature: %v", err)
 	}
+	if b := must(rm.ArtifactBundle(ctx, "hr", "1.0.0", "hr.tar.gz")).get(t); !bytes.Contains(b, []byte("mediaType")) {
+		t.Fatalf("bundle %s", b)
+	}
+	if m := must(rm.Metrics(ctx)).get(t); !bytes.Contains(m, []byte("# HELP")) {
+		t.Fatalf("metrics %.200s", m)
+	}
 	if keys := must(rm.SigningKeys(ctx)).get(t); len(keys) != 1 || !keys[0].Current {
 		t.Fatalf("keys %+v", keys)
 	}

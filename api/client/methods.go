@@ -19,6 +19,11 @@ func (c *Client) Readyz(ctx context.Context) (*Readiness, error) {
 	return &out, c.getJSON(ctx, "/readyz", nil, &out)
 }
 
+// Metrics returns the server's Prometheus metrics (text exposition).
+func (c *Client) Metrics(ctx context.Context) ([]byte, error) {
+	return c.getBytes(ctx, "/metrics", "text/plain", 16<<20)
+}
+
 // CreateProduct creates a product (admin).
 func (c *Client) CreateProduct(ctx context.Context, in ProductInput) (*Product, error) {
 	var out Product
@@ -122,6 +127,12 @@ func (c *Client) ArtifactSignature(ctx context.Context, product, version, name s
 	return string(b), err
 }
 
+// ArtifactBundle returns an artifact's Sigstore bundle (v0.3 JSON), which
+// cosign verify-blob --bundle accepts.
+func (c *Client) ArtifactBundle(ctx context.Context, product, version, name string) ([]byte, error) {
+	return c.getBytes(ctx, artifactPath(product, version, name)+"/bundle", "application/json", 1<<20)
+}
+
 // Approve records the token holder's approval (release-manager).
 func (c *Client) Approve(ctx context.Context, product, version, comment string) (*Release, error) {
 	var out Release
@@ -161,8 +172,15 @@ func (c *Client) Resolve(ctx context.Context, product string, q ResolveQuery) (*
 
 // CreateToken creates a token (admin); the answer's Secret is shown once.
 func (c *Client) CreateToken(ctx context.Context, in TokenInput) (*Token, error) {
-	var out Token
-	return &out, c.sendJSON(ctx, http.MethodPost, "/tokens", in, &out)
+	var out struct {
+		Token
+		Alias string `json:"token"` // the same secret, under its other name
+	}
+	err := c.sendJSON(ctx, http.MethodPost, "/tokens", in, &out)
+	if out.Secret == "" {
+		out.Secret = out.Alias
+	}
+	return &out.Token, err
 }
 
 // Tokens lists the tokens (admin), never their secrets.

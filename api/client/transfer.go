@@ -39,7 +39,11 @@ type UploadInput struct {
 
 // Upload streams an artifact into a draft release (publisher). created is
 // false when the server already held exactly these bytes (a retry); other
-// bytes under the name answer a *Error with Code "ARTIFACT_EXISTS".
+// bytes under the name answer a *Error with Code "ARTIFACT_EXISTS". Besides
+// 502/503/504 and connection errors, a seekable upload is retried on 429
+// TOO_MANY_UPLOADS (the token's upload slots are full), and on 409
+// UPLOAD_IN_PROGRESS after a failed attempt (the server may still be
+// letting go of the cut-off one); other 4xx never.
 func (c *Client) Upload(ctx context.Context, in UploadInput) (a *Artifact, created bool, err error) {
 	if in.Body == nil || in.Size < 0 {
 		return nil, false, errors.New("upload: Body and a Size >= 0 are required")
@@ -76,7 +80,7 @@ func (c *Client) Upload(ctx context.Context, in UploadInput) (a *Artifact, creat
 	}
 	first := true
 	r := &request{method: http.MethodPut, path: artifactPath(in.Product, in.Version, in.Name), query: q, header: h,
-		retryable: retryable, retryCodes: []string{"UPLOAD_IN_PROGRESS"}, ok: []int{http.StatusOK, http.StatusCreated},
+		retryable: retryable, retryCodes: []string{"TOO_MANY_UPLOADS"}, retryCodesAfterFailure: []string{"UPLOAD_IN_PROGRESS"}, ok: []int{http.StatusOK, http.StatusCreated},
 		body: func() (io.Reader, int64, error) {
 			if !first {
 				if _, err := seeker.Seek(start, io.SeekStart); err != nil {

@@ -225,7 +225,7 @@ func newBackupCmd() *cobra.Command {
 		Long: `Download a consistent copy of the index (one bbolt read transaction) from a running server
 (GET /api/v1/admin/backup, admin token) into <file>, written whole or not at all.`,
 		Example: `  RELIQUARY_URL=http://127.0.0.1:8080 RELIQUARY_TOKEN=rlq_... reliquary backup index-$(date +%F).db`,
-		Args: cobra.ExactArgs(1),
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if url == "" {
 				url = os.Getenv("RELIQUARY_URL")

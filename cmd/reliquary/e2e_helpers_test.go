@@ -71,13 +71,6 @@ func newMachine(t *testing.T, url, token string) *machine {
 	return &machine{t: t, home: home, url: url, token: token}
 }
 
-// as returns the same machine with another token.
-func (m *machine) as(token string) *machine {
-	c := *m
-	c.token = token
-	return &c
-}
-
 func (m *machine) environ() []string {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + m.home, "SHELL=/bin/sh", "TERM=xterm",
 		"RELIQUARY_URL=" + m.url, "RELIQUARY_TOKEN=" + m.token}
@@ -147,7 +140,7 @@ func (m *machine) jsonOut(v any, args ...string) {
 // team is an admin-made product with tokens for CI, two release managers
 // and an installer.
 type team struct {
-	admin                    *client.Client
+	admin                     *client.Client
 	ci, alice, bob, installer string
 }
 
