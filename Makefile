@@ -3,6 +3,7 @@
 #   make run     start the service on the embedded default (./reliquary-data, 127.0.0.1:8080)
 #   make test    install the test tools when missing, then vet, staticcheck and go test -race
 #   make tools   only install the test tools
+#   make bench   throughput, memory and latency vs direct MinIO and a peer registry (BENCHMARKS.md)
 #
 # Tools are built once from the Go module proxy into the Go build cache
 # ($(go env GOCACHE)/reliquary-tools/<tool>-<version>) and reused from there.
@@ -13,17 +14,19 @@ TOOLS   := $(shell $(GO) env GOCACHE)/reliquary-tools
 MINIO_VERSION       := v0.0.0-20260212201848-7aac2a2c5b7c
 COSIGN_VERSION      := v2.6.5
 STATICCHECK_VERSION := v0.8.2
+REGISTRY_VERSION    := v3.1.2
 
 MINIO       := $(TOOLS)/minio-$(MINIO_VERSION)/minio
 COSIGN      := $(TOOLS)/cosign-$(COSIGN_VERSION)/cosign
 STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+REGISTRY    := $(TOOLS)/registry-$(REGISTRY_VERSION)/registry
 
 export RELIQUARY_MINIO  := $(MINIO)
 export RELIQUARY_COSIGN := $(COSIGN)
 
 TEST_FLAGS ?= -race -timeout 30m
 
-.PHONY: all build run test tools vet lint unit fuzz fuzz-short clean
+.PHONY: all build run test tools vet lint unit fuzz fuzz-short clean bench
 
 all: build
 
@@ -45,6 +48,16 @@ $(COSIGN):
 
 $(STATICCHECK):
 	GOBIN=$(@D) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# The peer `make bench` compares against: the CNCF distribution registry.
+$(REGISTRY):
+	@echo "building distribution registry $(REGISTRY_VERSION) once into $(@D)"
+	GOBIN=$(@D) $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
+
+# Starts its own MinIO, `reliquary serve --storage s3` and the registry on
+# free 127.0.0.1 ports; BENCH_* variables size it (bench/main.go, BENCHMARKS.md).
+bench: $(MINIO) $(REGISTRY)
+	BENCH_MINIO=$(MINIO) BENCH_REGISTRY=$(REGISTRY) $(GO) run ./bench
 
 vet:
 	$(GO) vet ./...
@@ -75,3 +88,11 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# Fault tests at full length (a few minutes): the binary SIGKILLed 20 times
+# under a mixed workload on the filesystem store (5 more on MinIO), and
+# while 8 clients upload, on both stores. `make test` runs the same tests
+# with 2-3 kills each.
+.PHONY: chaos
+chaos: $(MINIO)
+	RELIQUARY_CHAOS_KILLS=20 $(GO) test -race -count=1 -timeout 30m -v ./internal/chaos/

@@ -120,8 +120,12 @@ func (s *Server) downloadArtifact(c *gin.Context) {
 	if length > 0 {
 		body, err = s.lib.OpenArtifact(c, ref, off, length)
 		if err != nil {
-			h.Del("Content-Length")
-			h.Del("Content-Digest")
+			// The answer becomes an error envelope: drop what described
+			// the artifact.
+			for _, k := range []string{"Content-Length", "Content-Digest", "Content-Type", "Content-Disposition",
+				"ETag", "Repr-Digest", "Accept-Ranges", "Last-Modified", "Content-Range"} {
+				h.Del(k)
+			}
 			fail(c, err)
 			return
 		}

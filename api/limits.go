@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DefaultMaxUploadsPerToken is how many uploads one token may stream at
@@ -17,13 +18,15 @@ type uploadLimiter struct {
 	max      int // <0: unlimited
 	mu       sync.Mutex
 	inFlight map[string]int
+	gauge    prometheus.Gauge
 }
 
 func newUploadLimiter(max int) *uploadLimiter {
 	if max == 0 {
 		max = DefaultMaxUploadsPerToken
 	}
-	return &uploadLimiter{max: max, inFlight: map[string]int{}}
+	return &uploadLimiter{max: max, inFlight: map[string]int{},
+		gauge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "reliquary_uploads_in_flight", Help: "Artifact uploads being streamed."})}
 }
 
 func (l *uploadLimiter) acquire(token string) bool {
@@ -33,12 +36,14 @@ func (l *uploadLimiter) acquire(token string) bool {
 		return false
 	}
 	l.inFlight[token]++
+	l.gauge.Inc()
 	return true
 }
 
 func (l *uploadLimiter) release(token string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.gauge.Dec()
 	if l.inFlight[token]--; l.inFlight[token] <= 0 {
 		delete(l.inFlight, token)
 	}

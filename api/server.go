@@ -103,7 +103,7 @@ func New(cfg Config) *Server {
 		Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)}, []string{"method", "route"})
 	s.bytesIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "reliquary_artifact_bytes_uploaded_total", Help: "Artifact bytes stored."})
 	s.bytesOut = prometheus.NewCounter(prometheus.CounterOpts{Name: "reliquary_artifact_bytes_downloaded_total", Help: "Artifact bytes served."})
-	s.registry.MustRegister(s.requests, s.duration, s.bytesIn, s.bytesOut)
+	s.registry.MustRegister(s.requests, s.duration, s.bytesIn, s.bytesOut, s.uploads.gauge)
 	s.metricsH = promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
 	return s
 }

@@ -40,6 +40,10 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown-timeout"`
 	LogFormat       string        `yaml:"log-format"`
 	LogLevel        string        `yaml:"log-level"`
+	// MaxUploadsPerToken bounds one token's concurrent uploads (429 over it).
+	MaxUploadsPerToken int `yaml:"max-uploads-per-token"`
+	// ReadHeaderTimeout is hidden: tests shorten it (slow-loris test).
+	ReadHeaderTimeout time.Duration `yaml:"read-header-timeout"`
 }
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
@@ -55,6 +59,9 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to drain requests on SIGINT/SIGTERM")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.IntVar(&c.MaxUploadsPerToken, "max-uploads-per-token", api.DefaultMaxUploadsPerToken, "uploads one token may stream at once; more answer 429 TOO_MANY_UPLOADS")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send its request headers")
+	_ = fs.MarkHidden("read-header-timeout")
 }
 
 // bindStoreFlags binds the settings that locate the index and the store
@@ -166,6 +173,12 @@ func (c *serveConfig) validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
+	}
+	if c.MaxUploadsPerToken < 1 {
+		errs = append(errs, fmt.Errorf("--max-uploads-per-token %d must be at least 1", c.MaxUploadsPerToken))
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		errs = append(errs, errors.New("--read-header-timeout must be positive"))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
 	"time"
 
@@ -166,8 +167,13 @@ func (ix *Index) Update(fn func(library.WriteTx) error) error {
 // callers answer "storage full" instead of an internal error. bbolt has
 // rolled the transaction back: the file still holds the last commit.
 func mapCommitErr(err error) error {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
-		return fmt.Errorf("index commit: %w: %w", library.ErrIndexFull, err)
+	full := []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG}
+	for _, e := range full {
+		// bbolt v1.4 formats the errors of growing the file with %s
+		// ("file resize error: ..."), which loses the chain: match the text.
+		if errors.Is(err, e) || strings.Contains(err.Error(), ": "+e.Error()) {
+			return fmt.Errorf("index commit: %w: %w", library.ErrIndexFull, err)
+		}
 	}
 	return err
 }

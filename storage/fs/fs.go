@@ -330,7 +330,7 @@ func mapErr(op string, err error) error {
 	switch {
 	case errors.Is(err, iofs.ErrNotExist):
 		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
-	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EFBIG):
 		return fmt.Errorf("%s: %w: %w", op, storage.ErrNoSpace, err)
 	case errors.Is(err, syscall.ENOTDIR):
 		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
