@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/gin-gonic/gin"
@@ -88,7 +89,7 @@ func (s *Server) downloadArtifact(c *gin.Context) {
 			return
 		} // the filesystem store cannot presign: serve the bytes directly
 	}
-	if inm := c.GetHeader("If-None-Match"); inm != "" && (inm == etag || inm == "*") {
+	if inm := c.GetHeader("If-None-Match"); inm != "" && etagMatches(inm, etag) {
 		c.Status(http.StatusNotModified)
 		return
 	}
@@ -185,4 +186,16 @@ func warnText(s string) string {
 		out = append(out, r)
 	}
 	return string(out)
+}
+
+// etagMatches applies If-None-Match's weak comparison (RFC 9110 §13.1.2):
+// "*", or any listed tag, with or without W/, equal to ours.
+func etagMatches(header, etag string) bool {
+	for t := range strings.SplitSeq(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
 }

@@ -162,6 +162,15 @@ func TestCatalogueWalk(t *testing.T) {
 				t.Errorf("unsatisfiable range: %d %v", r.status, r.header)
 			}
 		}
+		etag := `"` + hex.EncodeToString(ups[1].sum()) + `"`
+		for _, inm := range []string{etag, `"other", ` + etag, "W/" + etag, "*"} {
+			if r := admin.do("GET", base+ups[1].name, nil, "If-None-Match", inm); r.status != 304 || len(r.body) != 0 {
+				t.Errorf("If-None-Match %s: %d", inm, r.status)
+			}
+		}
+		if r := admin.do("GET", base+ups[1].name, nil, "If-None-Match", `"other"`); r.status != 200 {
+			t.Errorf("If-None-Match of another tag: %d", r.status)
+		}
 		if r := admin.do("HEAD", base+ups[1].name, nil); r.status != 200 || r.header.Get("Content-Length") != fmt.Sprint(ups[1].size) || len(r.body) != 0 {
 			t.Errorf("HEAD: %d, length %q", r.status, r.header.Get("Content-Length"))
 		}
