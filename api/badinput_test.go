@@ -78,6 +78,8 @@ func TestBadInput(t *testing.T) {
 		{"out of scope read", sc, "GET", "/products/app", "", nil, 403, "FORBIDDEN"},
 		{"oversized JSON", admin, "POST", "/products/app/releases", `{"version":"1.0.1","notes":"` + strings.Repeat("n", 2<<20) + `"}`, nil, 413, "BODY_TOO_LARGE"},
 		{"unknown JSON field", admin, "POST", "/products/app/releases", `{"version":"1.0.1","colour":"red"}`, nil, 400, "INVALID_JSON"},
+		{"field name in other case", admin, "POST", "/products/app/releases", `{"VERSION":"1.0.1"}`, nil, 400, "INVALID_JSON"},
+		{"nested field in other case", admin, "POST", "/products", `{"name":"p9","policy":{"Four_Eyes":false}}`, nil, 400, "INVALID_JSON"},
 		{"malformed JSON", admin, "POST", "/products/app/releases", `{"version":`, nil, 400, "INVALID_JSON"},
 		{"trailing JSON", admin, "POST", "/products/app/releases", `{"version":"1.0.1"} {}`, nil, 400, "INVALID_JSON"},
 		{"wrong JSON type", admin, "POST", "/products/app/releases", `{"version":1}`, nil, 400, "INVALID_JSON"},

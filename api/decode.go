@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 )
@@ -40,6 +42,9 @@ func DecodeStrict(r io.Reader, v any) error {
 	}
 	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] != '{' {
 		return errors.New("request body must be a JSON object")
+	}
+	if err := exactFieldNames(data, reflect.TypeOf(v)); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -99,4 +104,51 @@ func emptyBody(c *gin.Context) bool {
 	}
 	c.Request.Body = io.NopCloser(io.MultiReader(bytes.NewReader(b[:n]), c.Request.Body))
 	return false
+}
+
+// exactFieldNames refuses object keys that only match a field name
+// case-insensitively ({"VERSION": …}): encoding/json would accept them.
+func exactFieldNames(data []byte, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(data, &obj) != nil {
+			return nil // not an object: the decoder says what is wrong
+		}
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			fields[name] = f.Type
+		}
+		for k, raw := range obj {
+			ft, ok := fields[k]
+			if !ok {
+				return fmt.Errorf("unknown field %q", k)
+			}
+			if err := exactFieldNames(raw, ft); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		var items []json.RawMessage
+		if json.Unmarshal(data, &items) != nil {
+			return nil
+		}
+		for _, it := range items {
+			if err := exactFieldNames(it, t.Elem()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
