@@ -132,7 +132,7 @@ type bench struct {
 	mu      sync.Mutex
 	samples map[string][]float64
 
-	published                 atomic.Int64
+	published, warmups        atomic.Int64
 	rebuildEvents             int
 	serverLE2ms, serverLE05ms float64
 	serverCount               float64
@@ -157,11 +157,15 @@ func (b *bench) want(scenario string) bool {
 	return slices.Contains(strings.Split(b.cfg.only, ","), scenario)
 }
 
+// pprofEnv is the extra environment of the reliquary servers:
+// RELIQUARY_PPROF when profiling, and BENCH_SERVER_ENV (space-separated
+// NAME=value pairs, e.g. GOMEMLIMIT=192MiB) to try a setting.
 func (b *bench) pprofEnv() []string {
-	if b.cfg.pprof == "" {
-		return nil
+	env := strings.Fields(os.Getenv("BENCH_SERVER_ENV"))
+	if b.cfg.pprof != "" {
+		env = append(env, "RELIQUARY_PPROF="+b.cfg.pprof)
 	}
-	return []string{"RELIQUARY_PPROF=" + b.cfg.pprof}
+	return env
 }
 
 func mkdir(dir string) error { return os.MkdirAll(dir, 0o700) }

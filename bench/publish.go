@@ -101,10 +101,13 @@ func (b *bench) rebuild(ctx context.Context) error {
 			"--storage", "s3", "--s3-endpoint", b.minioAddr, "--s3-bucket", b.bucket, "--s3-access-key", minioUser, "--s3-insecure")
 		cmd.Env = append(os.Environ(), "RELIQUARY_S3_SECRET_KEY="+minioSecret)
 		var outB []byte
+		minioCPU, busy := cpuSeconds(b.minio.pid()), machineBusy()
 		d, err := timed(func() (err error) { outB, err = cmd.CombinedOutput(); return err })
 		if err != nil {
 			return fmt.Errorf("index rebuild: %w: %s", err, outB)
 		}
+		minioCPU = cpuSeconds(b.minio.pid()) - minioCPU
+		cliCPU := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 		m := rebuiltRe.FindSubmatch(outB)
 		if m == nil {
 			return fmt.Errorf("index rebuild: unexpected output %q", outB)
@@ -112,6 +115,11 @@ func (b *bench) rebuild(ctx context.Context) error {
 		events, _ := strconv.Atoi(string(m[1]))
 		rate, _ := strconv.ParseFloat(string(m[2]), 64)
 		b.rebuildEvents = events
+		if events > 0 {
+			b.add("rebuild/cpu/minio", 1000*minioCPU/float64(events))
+			b.add("rebuild/cpu/cli", 1000*cliCPU/float64(events))
+			b.add("rebuild/cpu/other", 1000*max(0, machineBusy()-busy-minioCPU-cliCPU)/float64(events))
+		}
 		b.add("rebuild", rate)
 		b.add("rebuild/wall", float64(events)/d.Seconds())
 		b.logf("rebuild run %d: %d events, %.0f events/s (%.0f/s with process start)", run, events, rate, float64(events)/d.Seconds())

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -21,6 +22,24 @@ func (b *bench) directPut(ctx context.Context, key string, seed uint64, size int
 }
 
 func mibps(bytes int64, d time.Duration) float64 { return float64(bytes) / (1 << 20) / d.Seconds() }
+
+// settle runs before every timed upload so that it does not pay for the
+// one before it: it flushes the dirty pages MinIO left in the page cache,
+// then waits (at most 20 s) until MinIO is idle (under 10% of a core for
+// 250 ms), since MinIO purges deleted and replaced objects in the
+// background.
+func (b *bench) settle() {
+	syscall.Sync()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		c0 := cpuSeconds(b.minio.pid())
+		time.Sleep(250 * time.Millisecond)
+		if cpuSeconds(b.minio.pid())-c0 < 0.025 {
+			return
+		}
+	}
+	b.logf("MinIO still busy after 20 s; measuring anyway")
+}
 
 func timed(f func() error) (time.Duration, error) {
 	start := time.Now()
@@ -82,12 +101,18 @@ func (b *bench) transfers(ctx context.Context) error {
 			return err
 		}
 	}
+	// Warm-up (untimed): the first upload into a fresh MinIO is not like
+	// the ones after it.
+	if err := b.warmUp(ctx, 1); err != nil {
+		return err
+	}
 	for run, seed := range seeds {
 		for k := range systems {
 			s := systems[(run+k)%len(systems)]
 			if s.up == nil {
 				continue
 			}
+			b.settle()
 			stopProf := b.profile("upload-"+s.name, run)
 			cpu := b.meterCPU()
 			d, err := timed(func() error { return s.up(run, seed) })
@@ -128,6 +153,36 @@ func (b *bench) transfers(ctx context.Context) error {
 			if resp, err := hc.Do(req); err == nil {
 				resp.Body.Close()
 			}
+		}
+	}
+	return nil
+}
+
+// warmUp uploads and removes n objects of 256 MiB at once, directly and
+// through Reliquary, untimed.
+func (b *bench) warmUp(ctx context.Context, n int) error {
+	const size = 256 << 20
+	version := fmt.Sprintf("0.0.%d", b.warmups.Add(1))
+	if err := api(ctx, http.MethodPost, b.relURL+"/api/v1/products/bench/releases",
+		map[string]any{"version": version, "change_id": "BENCH-0"}, http.StatusCreated, nil); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2*n)
+	for i := range n {
+		wg.Go(func() { errs[i] = b.directPut(ctx, fmt.Sprintf("warmup/%d.bin", i), 7, size) })
+		wg.Go(func() {
+			errs[n+i] = putArtifact(ctx, b.relURL, "bench", version, fmt.Sprintf("w%d.bin", i), 7, size)
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		_ = b.mc.RemoveObject(ctx, b.bucket, fmt.Sprintf("warmup/%d.bin", i), minio.RemoveObjectOptions{})
+		_ = api(ctx, http.MethodDelete, fmt.Sprintf("%s/api/v1/products/bench/releases/%s/artifacts/w%d.bin", b.relURL, version, i), nil, http.StatusNoContent, nil)
+	}
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("warm-up: %w", err)
 		}
 	}
 	return nil
@@ -183,6 +238,9 @@ func (b *bench) concurrent(ctx context.Context) error {
 	const product = "bench"
 	seed := uint64(2000)
 	digestOf(seed, size)
+	if err := b.warmUp(ctx, n); err != nil {
+		return err
+	}
 	for run := range b.cfg.runs {
 		version := fmt.Sprintf("2.0.%d", run)
 		if err := api(ctx, http.MethodPost, b.relURL+"/api/v1/products/"+product+"/releases",
@@ -209,6 +267,7 @@ func (b *bench) concurrent(ctx context.Context) error {
 			order = []string{"direct", "reliquary"}
 		}
 		for _, which := range order {
+			b.settle()
 			switch which {
 			case "reliquary":
 				rss := sampleRSS(b.rel.pid())
@@ -223,6 +282,9 @@ func (b *bench) concurrent(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("concurrent reliquary run %d: %w", run, err)
 				}
+				for i := range n { // free the space before the next half
+					_ = api(ctx, http.MethodDelete, fmt.Sprintf("%s/api/v1/products/%s/releases/%s/artifacts/c%d.bin", b.relURL, product, version, i), nil, http.StatusNoContent, nil)
+				}
 				b.add("conc/reliquary", mibps(int64(n)*size, d))
 				b.add("conc/rss", float64(peak)/(1<<20))
 				b.logf("concurrent reliquary run %d: %7.1f MiB/s aggregate, server peak RSS %.0f MiB", run, mibps(int64(n)*size, d), float64(peak)/(1<<20))
@@ -235,13 +297,12 @@ func (b *bench) concurrent(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("concurrent direct run %d: %w", run, err)
 				}
+				for i := range n {
+					_ = b.mc.RemoveObject(ctx, b.bucket, fmt.Sprintf("direct/conc-%d.bin", i), minio.RemoveObjectOptions{})
+				}
 				b.add("conc/direct", mibps(int64(n)*size, d))
 				b.logf("concurrent direct    run %d: %7.1f MiB/s aggregate", run, mibps(int64(n)*size, d))
 			}
-		}
-		for i := range n {
-			_ = api(ctx, http.MethodDelete, fmt.Sprintf("%s/api/v1/products/%s/releases/%s/artifacts/c%d.bin", b.relURL, product, version, i), nil, http.StatusNoContent, nil)
-			_ = b.mc.RemoveObject(ctx, b.bucket, fmt.Sprintf("direct/conc-%d.bin", i), minio.RemoveObjectOptions{})
 		}
 	}
 	return nil

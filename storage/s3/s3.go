@@ -29,10 +29,12 @@ import (
 	"github.com/reliquary/reliquary/storage"
 )
 
-// DefaultPartSize is the multipart part size. A multipart upload holds two
-// parts in memory (one is read from the source while the other is sent), so
-// twice the part size bounds the memory an upload costs.
-const DefaultPartSize = 8 << 20
+// DefaultPartSize is the multipart part size, the S3 minimum. A multipart
+// upload holds two parts in memory (one is read from the source while the
+// other is sent), so twice the part size bounds the memory an upload costs
+// (8 concurrent uploads: peak RSS 280 MiB with 8 MiB parts, 208–258 MiB
+// with 5 MiB; BENCHMARKS.md).
+const DefaultPartSize = 5 << 20
 
 // Config is what the store needs to reach its bucket.
 type Config struct {
@@ -192,8 +194,7 @@ func (s *Store) PutObjectOptions(size int64, contentType string) minio.PutObject
 		// Multipart with two part buffers, so the next part is read from
 		// the source (the client's request body) while the last one is
 		// sent. With minio-go's single buffer the client waits out every
-		// part's round trip to the store (BENCHMARKS.md: 0.77 of a direct
-		// PutObject instead of 0.8–0.99).
+		// part's round trip to the store (BENCHMARKS.md).
 		po.ConcurrentStreamParts, po.NumThreads = true, 2
 		if size > 10_000*int64(po.PartSize) {
 			// S3 allows 10,000 parts: larger objects need larger parts.
