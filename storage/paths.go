@@ -12,6 +12,7 @@ import "fmt"
 //	baselines/<name>/manifest.json
 //	baselines/<name>/manifest.json.sig
 //	journal/<20-digit seq>.json                         (the journal mirror, in order)
+//	journal/segments/<20-digit first>-<20-digit last>.jsonl  (the same events, 1,000 a file)
 //
 // Product slugs, versions, artifact and baseline names are validated by the
 // domain before they reach these functions; the results are still checked by
@@ -58,4 +59,14 @@ const JournalPrefix = "journal/"
 // JournalKey holds the event with sequence number seq.
 func JournalKey(seq uint64) string {
 	return fmt.Sprintf("%s%020d.json", JournalPrefix, seq)
+}
+
+// JournalSegmentPrefix is the folder of journal segments: runs of mirrored
+// events in one object each (one JSON event a line), so a rebuild reads a
+// few large objects instead of one small object per event.
+const JournalSegmentPrefix = JournalPrefix + "segments/"
+
+// JournalSegmentKey holds the events first..last.
+func JournalSegmentKey(first, last uint64) string {
+	return fmt.Sprintf("%s%020d-%020d.jsonl", JournalSegmentPrefix, first, last)
 }

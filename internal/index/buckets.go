@@ -19,6 +19,7 @@ import (
 //	webhook_state <hook id>                          → delivered-up-to seq uint64 BE
 //	webhook_log   <hook id> 0x00 seq BE ‖ attempt BE → Delivery JSON (the newest kept)
 //	meta          "mirror_cursor"  → seq uint64 BE of the last event mirrored to the bucket
+//	              "segment_cursor" → seq uint64 BE of the last event in a journal segment
 //
 // Baselines, CMDB links and deployment records (cmdb.go, baselines.go);
 // secondary index entries hold the JSON value {} and are kept in step with
@@ -66,6 +67,7 @@ var (
 	keySchemaVersion = []byte("schema_version")
 	keyJournalHead   = []byte("journal_head")
 	keyMirrorCursor  = []byte("mirror_cursor")
+	keySegmentCursor = []byte("segment_cursor")
 )
 
 // Buckets of baselines, CMDB links and deployment records.

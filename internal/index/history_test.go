@@ -217,7 +217,9 @@ func TestConcurrentTransitions(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, v := range versions {
 		wg.Go(func() { _, _ = lib.Promote(ctx, alice, "app", v, library.PromoteInput{To: "released", ChangeID: "C"}) })
-		wg.Go(func() { _, _ = lib.Withdraw(ctx, alice, "app", v, library.WithdrawInput{Reason: "race", ChangeID: "C"}) })
+		wg.Go(func() {
+			_, _ = lib.Withdraw(ctx, alice, "app", v, library.WithdrawInput{Reason: "race", ChangeID: "C"})
+		})
 	}
 	wg.Wait()
 	all := checkInvariants(t, lib, "app", library.DefaultPolicy())

@@ -96,6 +96,25 @@ func (ix *Index) SetMirrorCursor(seq uint64) error {
 	})
 }
 
+// SegmentCursor is the last seq covered by a journal segment in the bucket.
+func (ix *Index) SegmentCursor() (uint64, error) {
+	var seq uint64
+	err := ix.db.View(func(btx *bolt.Tx) error {
+		if v := btx.Bucket(bucketMeta).Get(keySegmentCursor); len(v) == 8 {
+			seq = seqFromKey(v)
+		}
+		return nil
+	})
+	return seq, err
+}
+
+// SetSegmentCursor records that segments cover every event up to seq.
+func (ix *Index) SetSegmentCursor(seq uint64) error {
+	return ix.db.Update(func(btx *bolt.Tx) error {
+		return btx.Bucket(bucketMeta).Put(keySegmentCursor, seqKey(seq))
+	})
+}
+
 // rebuildBatch is how many events one rebuild transaction applies.
 const rebuildBatch = 2000
 
