@@ -119,7 +119,7 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 
 	notifier := journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
-	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: signer,
+	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
 		Journal: ix, Notifier: notifier,
 		AnonymousRead: cfg.AnonymousRead, Downloads: cfg.Downloads, MaxUploadsPerToken: cfg.MaxUploadsPerToken, Logger: log})
 	httpSrv := &http.Server{

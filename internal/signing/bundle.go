@@ -36,11 +36,28 @@ func (s *Signer) Bundle(digest, sig []byte) ([]byte, error) {
 	if !ecdsa.VerifyASN1(s.pub, digest, sig) {
 		return nil, fmt.Errorf("bundle: %w: signature is not from key %s over this digest", ErrVerification, s.keyID)
 	}
+	return bundle(s.keyID, digest, sig)
+}
+
+// Bundle wraps a signature made by any key of the ring (the current one or
+// a retired one) in a bundle whose hint names the key that made it.
+func (kr *Keyring) Bundle(digest, sig []byte) ([]byte, error) {
+	if len(digest) != sha256.Size {
+		return nil, fmt.Errorf("%w: got %d bytes", ErrInvalidDigest, len(digest))
+	}
+	keyID, err := kr.VerifyDigest(digest, sig)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	return bundle(keyID, digest, sig)
+}
+
+func bundle(keyID string, digest, sig []byte) ([]byte, error) {
 	b := &protobundle.Bundle{
 		MediaType: BundleMediaType,
 		VerificationMaterial: &protobundle.VerificationMaterial{
 			Content: &protobundle.VerificationMaterial_PublicKey{
-				PublicKey: &protocommon.PublicKeyIdentifier{Hint: s.keyID},
+				PublicKey: &protocommon.PublicKeyIdentifier{Hint: keyID},
 			},
 		},
 		Content: &protobundle.Bundle_MessageSignature{

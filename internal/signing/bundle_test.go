@@ -3,6 +3,9 @@ package signing
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -115,4 +118,41 @@ func TestCosignVerifyBundle(t *testing.T) {
 		t.Fatalf("cosign accepted the bundle for a tampered blob:\n%s", out)
 	}
 	t.Logf("tampered blob rejected as expected: %v\n%s", err, out)
+}
+
+// After a rotation the keyring bundles an old signature under the old key.
+func TestKeyringBundleNamesTheSigningKey(t *testing.T) {
+	oldKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	newKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	oldSigner, err := NewSigner(oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newSigner, err := NewSigner(newKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("artifact"))
+	sig, err := oldSigner.SignDigest(context.Background(), digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := NewKeyring(newSigner, oldSigner.PublicKeyPEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := kr.Bundle(digest[:], sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(oldSigner.KeyID())) || bytes.Contains(b, []byte(newSigner.KeyID())) {
+		t.Errorf("bundle does not name the old key %s: %s", oldSigner.KeyID(), b)
+	}
+	if _, err := newSigner.Bundle(digest[:], sig); err == nil {
+		t.Error("the new signer bundled a signature it did not make")
+	}
+	other := sha256.Sum256([]byte("other"))
+	if _, err := kr.Bundle(other[:], sig); err == nil {
+		t.Error("the keyring bundled a signature over another digest")
+	}
 }

@@ -103,7 +103,7 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 	}
 	notifier := journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
-	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: signer,
+	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
 		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier})
 	hs := httptest.NewServer(srv.Handler())
 	ctx, cancel := context.WithCancel(context.Background())
