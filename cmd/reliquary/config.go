@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,8 @@ type serveConfig struct {
 	LogLevel        string        `yaml:"log-level"`
 	// MaxUploadsPerToken bounds one token's concurrent uploads (429 over it).
 	MaxUploadsPerToken int `yaml:"max-uploads-per-token"`
+	// MemoryLimit is a soft limit for the Go heap ("" : GOMEMLIMIT or none).
+	MemoryLimit string `yaml:"memory-limit"`
 	// ReadHeaderTimeout is hidden: tests shorten it (slow-loris test).
 	ReadHeaderTimeout time.Duration `yaml:"read-header-timeout"`
 }
@@ -59,6 +62,7 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to drain requests on SIGINT/SIGTERM")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.MemoryLimit, "memory-limit", "", "soft memory limit for the Go runtime, e.g. 192MiB (default: $GOMEMLIMIT, else none); keeps peak RSS near it under many concurrent uploads")
 	fs.IntVar(&c.MaxUploadsPerToken, "max-uploads-per-token", api.DefaultMaxUploadsPerToken, "uploads one token may stream at once; more answer 429 TOO_MANY_UPLOADS")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send its request headers")
 	_ = fs.MarkHidden("read-header-timeout")
@@ -174,6 +178,9 @@ func (c *serveConfig) validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
 	}
+	if _, err := parseBytes(c.MemoryLimit); err != nil {
+		errs = append(errs, fmt.Errorf("--memory-limit: %w", err))
+	}
 	if c.MaxUploadsPerToken < 1 {
 		errs = append(errs, fmt.Errorf("--max-uploads-per-token %d must be at least 1", c.MaxUploadsPerToken))
 	}
@@ -189,4 +196,26 @@ func (c *serveConfig) validate() error {
 func (c *serveConfig) s3Config() s3.Config {
 	return s3.Config{Endpoint: c.S3Endpoint, Bucket: c.S3Bucket, Region: c.S3Region,
 		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Insecure: c.S3Insecure}
+}
+
+// parseBytes reads a size such as 192MiB, 1GiB, 512KiB or 1048576 ("" is 0).
+func parseBytes(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		n      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = rest, u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size like 192MiB", s)
+	}
+	return n * mult, nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -73,6 +74,9 @@ func newLogger(cfg *serveConfig) *slog.Logger {
 func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	log := newLogger(cfg)
 	slog.SetDefault(log)
+	if n, _ := parseBytes(cfg.MemoryLimit); n > 0 {
+		debug.SetMemoryLimit(n)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
