@@ -6,11 +6,14 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/reliquary ./cmd/reliquary
+RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/reliquary ./cmd/reliquary \
+ && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/reliquary /usr/local/bin/reliquary
-# Index, signing key and (with --storage fs) the artifacts live here.
+# Index, signing key and (with --storage fs) the artifacts live here, owned
+# by the nonroot user (uid 65532) so a fresh volume is writable.
+COPY --from=build --chown=65532:65532 /out/data /var/lib/reliquary
 VOLUME ["/var/lib/reliquary"]
 ENV RELIQUARY_DATA_DIR=/var/lib/reliquary \
     RELIQUARY_LISTEN=0.0.0.0:8080
