@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -70,4 +71,149 @@ event per line, for machines.`,
 	fl.BoolVar(&follow, "follow", true, "keep waiting for new events")
 	events.AddCommand(o.bind(tail))
 	return events
+}
+
+func newWebhookCmd(o *cliOpts) *cobra.Command {
+	wh := groupCmd("webhook", "Manage webhooks (admin)", "  reliquary webhook create https://ci.example/hook --type 'release.*'")
+	var in client.WebhookInput
+	var types string
+	create := &cobra.Command{
+		Use:   "create <url>",
+		Short: "Register a webhook; its secret is printed once",
+		Example: `  reliquary webhook create https://hooks.example/reliquary --type release.released,release.withdrawn
+  reliquary webhook create http://127.0.0.1:9000/hook --secret "$HOOK_SECRET" -o json`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			in.URL = a[0]
+			if types != "" {
+				in.Types = strings.Split(types, ",")
+			}
+			w, err := c.CreateWebhook(cmd.Context(), in)
+			if err != nil {
+				return err
+			}
+			return o.emit(cmd, w, func(out io.Writer) {
+				fmt.Fprintf(out, "ID\t%s\nURL\t%s\nTYPES\t%s\nSECRET\t%s (shown once)\n", w.ID, w.URL, dash(strings.Join(w.Types, ",")), w.Secret)
+			})
+		},
+	}
+	create.Flags().StringVar(&types, "type", "", "event types to deliver, comma-separated (default: all)")
+	create.Flags().StringVar(&in.Secret, "secret", "", "HMAC secret (default: generated)")
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List webhooks and how far each has been delivered",
+		Example: "  reliquary webhook list",
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			hooks, err := c.Webhooks(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return o.emit(cmd, hooks, func(out io.Writer) {
+				fmt.Fprintln(out, "ID\tURL\tTYPES\tDELIVERED SEQ\tCREATED BY")
+				for _, w := range hooks {
+					fmt.Fprintf(out, "%s\t%s\t%s\t%d\t%s\n", w.ID, w.URL, dash(strings.Join(w.Types, ",")), w.DeliveredSeq, w.CreatedBy)
+				}
+			})
+		},
+	}
+	del := &cobra.Command{
+		Use:     "delete <id>",
+		Short:   "Delete a webhook",
+		Example: "  reliquary webhook delete wh_0123456789abcdef",
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			if err := c.DeleteWebhook(cmd.Context(), a[0]); err != nil {
+				return err
+			}
+			o.info(cmd, "deleted webhook %s", a[0])
+			return nil
+		},
+	}
+	deliveries := &cobra.Command{
+		Use:     "deliveries <id>",
+		Short:   "Show a webhook's newest delivery attempts",
+		Example: "  reliquary webhook deliveries wh_0123456789abcdef",
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			list, err := c.WebhookDeliveries(cmd.Context(), a[0], 50)
+			if err != nil {
+				return err
+			}
+			return o.emit(cmd, list, func(out io.Writer) {
+				fmt.Fprintln(out, "SEQ\tTYPE\tATTEMPT\tSTATUS\tOK\tERROR\tAT")
+				for _, d := range list {
+					fmt.Fprintf(out, "%d\t%s\t%d\t%d\t%v\t%s\t%s\n", d.Seq, d.Type, d.Attempt, d.StatusCode, d.OK, dash(d.Error), shortTime(d.At))
+				}
+			})
+		},
+	}
+	for _, c := range []*cobra.Command{create, list, del, deliveries} {
+		wh.AddCommand(o.bind(c))
+	}
+	return wh
+}
+
+func newSearchCmd(o *cliOpts) *cobra.Command {
+	var q client.ReleaseSearch
+	cmd := &cobra.Command{
+		Use:   "search",
+		Short: "Find releases across products by change, configuration item or label",
+		Example: `  reliquary search --change-id CHG-1042
+  reliquary search --ci-id CI-HR --state released -o json
+  reliquary search --label train:q3`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if q.ChangeID == "" && q.CIID == "" && q.Label == "" {
+				return usageError{fmt.Errorf("give --change-id, --ci-id or --label")}
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			var all []client.Release
+			for {
+				page, err := c.SearchReleases(cmd.Context(), q)
+				if err != nil {
+					return err
+				}
+				all = append(all, page.Releases...)
+				if page.NextCursor == "" {
+					break
+				}
+				q.Cursor = page.NextCursor
+			}
+			if all == nil {
+				all = []client.Release{}
+			}
+			return o.emit(cmd, all, func(out io.Writer) {
+				fmt.Fprintln(out, "PRODUCT\tVERSION\tTYPE\tSTATE\tCHANGE\tCREATED")
+				for _, r := range all {
+					fmt.Fprintf(out, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Product, r.Version, r.Type, r.State, dash(r.ChangeID), shortTime(r.CreatedAt))
+				}
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&q.ChangeID, "change-id", "", "releases authorised by this change")
+	fl.StringVar(&q.CIID, "ci-id", "", "releases implementing or changing this configuration item")
+	fl.StringVar(&q.Label, "label", "", "releases with this label, key:value")
+	fl.StringVar(&q.State, "state", "", "only releases in this state")
+	return o.bind(cmd)
 }

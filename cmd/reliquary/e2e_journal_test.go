@@ -27,6 +27,21 @@ func TestJournalCommands(t *testing.T) {
 		t.Errorf("events tail ignored --type:\n%s", r.stdout)
 	}
 
+	var wh struct{ ID, Secret string }
+	admin.jsonOut(&wh, "webhook", "create", "http://127.0.0.1:9/hook", "--type", "release.*")
+	if wh.ID == "" || len(wh.Secret) < 16 {
+		t.Errorf("webhook create: %+v", wh)
+	}
+	if r := admin.ok("webhook", "list"); !strings.Contains(r.stdout, wh.ID) {
+		t.Errorf("webhook list lacks %s:\n%s", wh.ID, r.stdout)
+	}
+	admin.ok("webhook", "delete", wh.ID)
+	admin.expect(4, "webhook", "delete", wh.ID)
+	admin.expect(2, "search")
+	if r := admin.ok("search", "--label", "nope:none"); strings.Contains(r.stdout, "hr\t") {
+		t.Errorf("search by an unused label found releases:\n%s", r.stdout)
+	}
+
 	backup := filepath.Join(t.TempDir(), "index.db")
 	admin.ok("backup", backup)
 	admin.ok("audit", "verify", "--index", backup)
