@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,40 +29,11 @@ const adminSecret = "rlq_chaos-admin-secret-0123456789abcdef"
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.StopShared()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
 	os.Exit(code)
 }
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	binPath   string
-	buildErr  error
-)
-
-// binary builds the reliquary command once per test run.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "reliquary-chaos-")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "reliquary")
-		start := time.Now()
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/reliquary/reliquary/cmd/reliquary").CombinedOutput()
-		if err != nil {
-			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
-		}
-		t.Logf("built the reliquary binary in %s", time.Since(start).Round(time.Millisecond))
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+// binary is the reliquary command, built once per test run.
+func binary(t *testing.T) string { return testenv.ReliquaryBinary(t) }
 
 // env returns the iteration count set by name in the environment, or def.
 func envInt(name string, def int) int {

@@ -116,11 +116,15 @@ func SharedMinIO(tb testing.TB) *MinIO {
 	return shared
 }
 
-// StopShared stops the shared server, if one was started, and removes its data.
+// StopShared stops the shared server, if one was started, and removes its
+// data and the reliquary binary ReliquaryBinary built. Call it from TestMain.
 func StopShared() {
 	if shared != nil {
 		shared.Stop()
 		os.RemoveAll(shared.dir)
+	}
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
 }
 

@@ -1,10 +1,12 @@
 package testenv
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -29,4 +31,32 @@ func Cosign(tb testing.TB) string {
 	}
 	RequireTool(tb, "cosign", p, "go install github.com/sigstore/cosign/v2/cmd/cosign@"+CosignVersion+" and set RELIQUARY_COSIGN")
 	return p
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	binPath   string
+	buildErr  error
+)
+
+// ReliquaryBinary builds the reliquary command once per test binary (into a
+// temporary directory StopShared removes) and returns its path.
+func ReliquaryBinary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "reliquary-bin-")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "reliquary")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/reliquary/reliquary/cmd/reliquary").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return binPath
 }
