@@ -89,5 +89,9 @@ func (s *Server) Routes() []Route {
 
 		{http.MethodGet, APIPrefix + "/signing/key", anyone, s.signingKey},
 		{http.MethodGet, APIPrefix + "/signing/keys", anyone, s.signingKeys},
+
+		// Retention and deletion (DESIGN §13).
+		{http.MethodDelete, release, pub, s.deleteRelease},
+		{http.MethodPost, APIPrefix + "/retention/run", admin, s.runRetention},
 	}
 }

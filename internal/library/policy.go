@@ -14,6 +14,9 @@ type Policy struct {
 	SupportedMinors   int           `json:"supported_minors"`
 	AllowedTypes      []ReleaseType `json:"allowed_types"`
 	MaxArtifactBytes  int64         `json:"max_artifact_bytes"`
+	// Retention, when set, lets the retention runner delete what was
+	// never released (retention.go).
+	Retention *RetentionPolicy `json:"retention,omitempty"`
 }
 
 // DefaultMaxArtifactBytes is the default largest artifact: 10 GiB.
@@ -35,13 +38,14 @@ func DefaultPolicy() Policy {
 // PolicyInput is a policy as sent by a client: absent fields take the
 // defaults.
 type PolicyInput struct {
-	RequiredApprovals *int          `json:"required_approvals"`
-	FourEyes          *bool         `json:"four_eyes"`
-	RequireChangeID   *bool         `json:"require_change_id"`
-	SupportedMajors   *int          `json:"supported_majors"`
-	SupportedMinors   *int          `json:"supported_minors"`
-	AllowedTypes      []ReleaseType `json:"allowed_types"`
-	MaxArtifactBytes  *int64        `json:"max_artifact_bytes"`
+	RequiredApprovals *int             `json:"required_approvals"`
+	FourEyes          *bool            `json:"four_eyes"`
+	RequireChangeID   *bool            `json:"require_change_id"`
+	SupportedMajors   *int             `json:"supported_majors"`
+	SupportedMinors   *int             `json:"supported_minors"`
+	AllowedTypes      []ReleaseType    `json:"allowed_types"`
+	MaxArtifactBytes  *int64           `json:"max_artifact_bytes"`
+	Retention         *RetentionPolicy `json:"retention"`
 }
 
 // Policy applies the input over the defaults and validates the result.
@@ -67,6 +71,10 @@ func (in PolicyInput) Policy() (Policy, error) {
 	}
 	if in.MaxArtifactBytes != nil {
 		p.MaxArtifactBytes = *in.MaxArtifactBytes
+	}
+	if in.Retention != nil {
+		r := *in.Retention
+		p.Retention = &r
 	}
 	return p, p.Validate()
 }
@@ -98,7 +106,7 @@ func (p Policy) Validate() error {
 		}
 		seen[t] = true
 	}
-	return nil
+	return p.Retention.validate()
 }
 
 // Allows reports whether releases of type t may be created.

@@ -81,6 +81,9 @@ type WriteTx interface {
 	// PutDeployment stores a record and its secondary index entries.
 	PutDeployment(*Deployment) error
 	PutEnvironmentSlot(*EnvironmentSlot) error
+	// DeleteRelease removes a release record, its CMDB link entries and
+	// its artifact records (never its blobs).
+	DeleteRelease(product, version string) error
 	// Record appends an event, returning it with seq and hashes filled.
 	Record(e Event) (*journal.Event, error)
 }
@@ -118,3 +121,7 @@ const (
 	EvBaselineCreated    = "baseline.created"
 	EvDeploymentRecorded = "deployment.recorded"
 )
+
+// EvReleaseDeleted: a never-released release was removed (by a person or
+// by the retention runner).
+const EvReleaseDeleted = "release.deleted"
