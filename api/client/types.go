@@ -35,6 +35,14 @@ type Policy struct {
 	SupportedMinors   int      `json:"supported_minors"`
 	AllowedTypes      []string `json:"allowed_types"`
 	MaxArtifactBytes  int64    `json:"max_artifact_bytes"`
+	// Retention is what the retention runner may delete (nil: nothing).
+	Retention *RetentionPolicy `json:"retention,omitempty"`
+}
+
+// RetentionPolicy is policy.retention; a zero field turns its rule off.
+type RetentionPolicy struct {
+	DraftsDays     int `json:"drafts_days,omitempty"`
+	CandidatesKeep int `json:"candidates_keep,omitempty"`
 }
 
 // Input returns the policy as a complete PolicyInput (every field set).
@@ -43,19 +51,21 @@ func (p Policy) Input() PolicyInput {
 		RequiredApprovals: &p.RequiredApprovals, FourEyes: &p.FourEyes, RequireChangeID: &p.RequireChangeID,
 		SupportedMajors: &p.SupportedMajors, SupportedMinors: &p.SupportedMinors,
 		AllowedTypes: append([]string{}, p.AllowedTypes...), MaxArtifactBytes: &p.MaxArtifactBytes,
+		Retention: p.Retention,
 	}
 }
 
 // PolicyInput is the body of SetPolicy: the server fills absent (nil)
 // fields with the defaults, so SetPolicy replaces the whole policy.
 type PolicyInput struct {
-	RequiredApprovals *int     `json:"required_approvals,omitempty"`
-	FourEyes          *bool    `json:"four_eyes,omitempty"`
-	RequireChangeID   *bool    `json:"require_change_id,omitempty"`
-	SupportedMajors   *int     `json:"supported_majors,omitempty"`
-	SupportedMinors   *int     `json:"supported_minors,omitempty"`
-	AllowedTypes      []string `json:"allowed_types,omitempty"`
-	MaxArtifactBytes  *int64   `json:"max_artifact_bytes,omitempty"`
+	RequiredApprovals *int             `json:"required_approvals,omitempty"`
+	FourEyes          *bool            `json:"four_eyes,omitempty"`
+	RequireChangeID   *bool            `json:"require_change_id,omitempty"`
+	SupportedMajors   *int             `json:"supported_majors,omitempty"`
+	SupportedMinors   *int             `json:"supported_minors,omitempty"`
+	AllowedTypes      []string         `json:"allowed_types,omitempty"`
+	MaxArtifactBytes  *int64           `json:"max_artifact_bytes,omitempty"`
+	Retention         *RetentionPolicy `json:"retention,omitempty"`
 }
 
 // Release states.
