@@ -85,7 +85,7 @@ func (s *Service) RetentionTotals() (releases, bytes int64) {
 
 // retentionBatch is how many deletions share one index transaction (each
 // still its own journal event).
-const retentionBatch = 64
+const retentionBatch = 256
 
 // RunRetention applies every product's retention policy (the products in
 // the principal's scope). A dry run decides exactly as a real run and
@@ -204,13 +204,15 @@ func retentionPlan(tx ReadTx, p *Product, now time.Time) ([]RetentionItem, error
 	if err != nil {
 		return nil, err
 	}
-	releases, err := tx.Releases(p.Name, ReleaseQuery{})
-	if err != nil {
-		return nil, err
-	}
 	rank := map[string]int{} // minor line → candidates/approved seen so far (newer first)
-	out := make([]RetentionItem, 0, len(releases))
-	for _, r := range releases {
+	var out []RetentionItem
+	var failed error
+	// Match decides each release as the walk reads it and keeps none, so
+	// a product of any size is planned in the memory of its decisions.
+	_, err = tx.Releases(p.Name, ReleaseQuery{Match: func(r *Release) bool {
+		if failed != nil {
+			return false
+		}
 		n := -1
 		if r.State == StateCandidate || r.State == StateApproved {
 			line := minorLine(r.Version)
@@ -219,9 +221,17 @@ func retentionPlan(tx ReadTx, p *Product, now time.Time) ([]RetentionItem, error
 		}
 		it, err := decideRetention(tx, p, r, now, named, n)
 		if err != nil {
-			return nil, err
+			failed = err
+			return false
 		}
 		out = append(out, it)
+		return false
+	}})
+	if err == nil {
+		err = failed
+	}
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
