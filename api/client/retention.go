@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -49,10 +50,11 @@ func (c *Client) DeleteRelease(ctx context.Context, product, version string) (*D
 // RunRetention applies the retention policies now (admin); a dry run only
 // reports what would be deleted and what is kept.
 func (c *Client) RunRetention(ctx context.Context, dryRun bool) (*RetentionReport, error) {
-	path := "/retention/run"
+	r := &request{method: http.MethodPost, path: "/retention/run"}
 	if dryRun {
-		path += "?dry_run=true"
+		// A dry run changes nothing: safe to retry.
+		r.query, r.retryable = url.Values{"dry_run": {"true"}}, true
 	}
 	var out RetentionReport
-	return &out, c.sendJSON(ctx, http.MethodPost, path, nil, &out)
+	return &out, c.doJSON(ctx, r, &out)
 }
