@@ -73,6 +73,9 @@ func (s *Service) Approve(_ context.Context, pr Principal, product, version, com
 		if slices.ContainsFunc(r.Approvals, func(a Approval) bool { return a.By == pr.Name }) {
 			return withDetails(ErrAlreadyApproved, fmt.Sprintf("%s has already approved %s@%s", pr.Name, product, version), nil)
 		}
+		if err := checkEvidence(tx, p, r); err != nil {
+			return err
+		}
 		now := s.clock()
 		r.Approvals = append(r.Approvals, Approval{By: pr.Name, At: now, Comment: comment})
 		if r.State == StateCandidate && len(r.Approvals) >= p.Policy.RequiredApprovals {

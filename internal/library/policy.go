@@ -14,6 +14,11 @@ type Policy struct {
 	SupportedMinors   int           `json:"supported_minors"`
 	AllowedTypes      []ReleaseType `json:"allowed_types"`
 	MaxArtifactBytes  int64         `json:"max_artifact_bytes"`
+	// AttestationKeys are the PEM public keys attestations must be signed
+	// with; RequiredAttestations the predicate types a release needs
+	// before it can be approved (attestations.go).
+	AttestationKeys      []string `json:"attestation_keys,omitempty"`
+	RequiredAttestations []string `json:"required_attestations,omitempty"`
 }
 
 // DefaultMaxArtifactBytes is the default largest artifact: 10 GiB.
@@ -42,6 +47,9 @@ type PolicyInput struct {
 	SupportedMinors   *int          `json:"supported_minors"`
 	AllowedTypes      []ReleaseType `json:"allowed_types"`
 	MaxArtifactBytes  *int64        `json:"max_artifact_bytes"`
+
+	AttestationKeys      []string `json:"attestation_keys"`
+	RequiredAttestations []string `json:"required_attestations"`
 }
 
 // Policy applies the input over the defaults and validates the result.
@@ -68,6 +76,7 @@ func (in PolicyInput) Policy() (Policy, error) {
 	if in.MaxArtifactBytes != nil {
 		p.MaxArtifactBytes = *in.MaxArtifactBytes
 	}
+	p.AttestationKeys, p.RequiredAttestations = in.AttestationKeys, in.RequiredAttestations
 	return p, p.Validate()
 }
 
@@ -98,7 +107,7 @@ func (p Policy) Validate() error {
 		}
 		seen[t] = true
 	}
-	return nil
+	return p.validateEvidence()
 }
 
 // Allows reports whether releases of type t may be created.
