@@ -62,6 +62,13 @@ const (
 	CodeEnvironmentNotFound = "ENVIRONMENT_NOT_FOUND"
 	CodeNotImplemented      = "NOT_IMPLEMENTED"
 	CodeInternal            = "INTERNAL"
+
+	CodeInvalidAttestation    = "INVALID_ATTESTATION"
+	CodeAttestationUnverified = "ATTESTATION_UNVERIFIED"
+	CodeNoAttestationKeys     = "NO_ATTESTATION_KEYS"
+	CodeSubjectMismatch       = "SUBJECT_MISMATCH"
+	CodeEvidenceMissing       = "EVIDENCE_MISSING"
+	CodeAttestationNotFound   = "ATTESTATION_NOT_FOUND"
 )
 
 // errorTable maps domain and storage errors (errors.Is) to status and code.
@@ -112,6 +119,13 @@ var errorTable = []struct {
 	{storage.ErrUnavailable, http.StatusServiceUnavailable, CodeStorageUnavailable},
 	{journal.ErrWebhookNotFound, http.StatusNotFound, CodeWebhookNotFound},
 	{journal.ErrBroken, http.StatusInternalServerError, CodeJournalBroken},
+
+	{library.ErrInvalidAttestation, http.StatusBadRequest, CodeInvalidAttestation},
+	{library.ErrAttestationUnverified, http.StatusBadRequest, CodeAttestationUnverified},
+	{library.ErrNoAttestationKeys, http.StatusConflict, CodeNoAttestationKeys},
+	{library.ErrSubjectMismatch, http.StatusBadRequest, CodeSubjectMismatch},
+	{library.ErrEvidenceMissing, http.StatusConflict, CodeEvidenceMissing},
+	{library.ErrAttestationNotFound, http.StatusNotFound, CodeAttestationNotFound},
 }
 
 // ErrorBody is the error envelope: {"error": {"code", "message", "details"}}.

@@ -89,5 +89,9 @@ func (s *Server) Routes() []Route {
 
 		{http.MethodGet, APIPrefix + "/signing/key", anyone, s.signingKey},
 		{http.MethodGet, APIPrefix + "/signing/keys", anyone, s.signingKeys},
+
+		{http.MethodPost, release + "/attestations", pub, s.addAttestation},
+		{http.MethodGet, release + "/attestations", reader, s.listAttestations},
+		{http.MethodGet, release + "/attestations/:digest", reader, s.attestationFile},
 	}
 }
