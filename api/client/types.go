@@ -35,6 +35,9 @@ type Policy struct {
 	SupportedMinors   int      `json:"supported_minors"`
 	AllowedTypes      []string `json:"allowed_types"`
 	MaxArtifactBytes  int64    `json:"max_artifact_bytes"`
+
+	AttestationKeys      []string `json:"attestation_keys,omitempty"`
+	RequiredAttestations []string `json:"required_attestations,omitempty"`
 }
 
 // Input returns the policy as a complete PolicyInput (every field set).
@@ -43,6 +46,7 @@ func (p Policy) Input() PolicyInput {
 		RequiredApprovals: &p.RequiredApprovals, FourEyes: &p.FourEyes, RequireChangeID: &p.RequireChangeID,
 		SupportedMajors: &p.SupportedMajors, SupportedMinors: &p.SupportedMinors,
 		AllowedTypes: append([]string{}, p.AllowedTypes...), MaxArtifactBytes: &p.MaxArtifactBytes,
+		AttestationKeys: p.AttestationKeys, RequiredAttestations: p.RequiredAttestations,
 	}
 }
 
@@ -56,6 +60,9 @@ type PolicyInput struct {
 	SupportedMinors   *int     `json:"supported_minors,omitempty"`
 	AllowedTypes      []string `json:"allowed_types,omitempty"`
 	MaxArtifactBytes  *int64   `json:"max_artifact_bytes,omitempty"`
+
+	AttestationKeys      []string `json:"attestation_keys,omitempty"`
+	RequiredAttestations []string `json:"required_attestations,omitempty"`
 }
 
 // Release states.
@@ -90,6 +97,8 @@ type Release struct {
 	Withdrawn      *Withdrawal       `json:"withdrawn,omitempty"`
 	History        []Transition      `json:"history"`
 	Artifacts      []Artifact        `json:"artifacts"`
+
+	AttestationDigests []string `json:"attestation_digests,omitempty"`
 }
 
 // Approval is one release manager's approval.

@@ -95,6 +95,7 @@ func policyTable(p *client.Policy) func(io.Writer) {
 		fmt.Fprintf(w, "Required approvals:\t%d\nFour eyes:\t%t\nRequire change ID:\t%t\n", p.RequiredApprovals, p.FourEyes, p.RequireChangeID)
 		fmt.Fprintf(w, "Supported majors:\t%d\nSupported minors:\t%d\n", p.SupportedMajors, p.SupportedMinors)
 		fmt.Fprintf(w, "Allowed types:\t%s\nMax artifact size:\t%s\n", strings.Join(p.AllowedTypes, ", "), humanBytes(p.MaxArtifactBytes))
+		policyEvidenceTable(w, p)
 	}
 }
 
@@ -125,6 +126,7 @@ func newPolicyCmd(o *cliOpts) *cobra.Command {
 		types                     []string
 		maxBytes                  int64
 	)
+	var attestationKeyFiles, requiredAttestations []string
 	set := &cobra.Command{
 		Use:   "set <product>",
 		Short: "Change a product's release policy (admin)",
@@ -141,7 +143,8 @@ defaults), as printed by policy get -o json.`,
 			var in client.PolicyInput
 			if file != "" {
 				if fl.NFlag() > 0 && (fl.Changed("required-approvals") || fl.Changed("four-eyes") || fl.Changed("require-change-id") ||
-					fl.Changed("supported-majors") || fl.Changed("supported-minors") || fl.Changed("allowed-types") || fl.Changed("max-artifact-bytes")) {
+					fl.Changed("supported-majors") || fl.Changed("supported-minors") || fl.Changed("allowed-types") || fl.Changed("max-artifact-bytes") ||
+					fl.Changed("attestation-key") || fl.Changed("required-attestations")) {
 					return usageError{errors.New("--file replaces the whole policy: give no other policy flags with it")}
 				}
 				if err := readPolicyFile(cmd, file, &in); err != nil {
@@ -172,6 +175,14 @@ defaults), as printed by policy get -o json.`,
 				setIf("supported-minors", func() { in.SupportedMinors = &minors })
 				setIf("allowed-types", func() { in.AllowedTypes = types })
 				setIf("max-artifact-bytes", func() { in.MaxArtifactBytes = &maxBytes })
+				if fl.Changed("attestation-key") {
+					keys, err := readAttestationKeys(attestationKeyFiles)
+					if err != nil {
+						return err
+					}
+					setIf("attestation-key", func() { in.AttestationKeys = keys })
+				}
+				setIf("required-attestations", func() { in.RequiredAttestations = requiredAttestations })
 				if !changed {
 					return usageError{errors.New("nothing to change: give policy flags or --file")}
 				}
@@ -192,6 +203,8 @@ defaults), as printed by policy get -o json.`,
 	fl.IntVar(&minors, "supported-minors", 1, "newest minor lines per major kept current")
 	fl.StringSliceVar(&types, "allowed-types", nil, "release types that may be created: major, minor, emergency")
 	fl.Int64Var(&maxBytes, "max-artifact-bytes", 0, "largest artifact in bytes")
+	fl.StringArrayVar(&attestationKeyFiles, "attestation-key", nil, "PEM public key file (cosign.pub) attestations must be signed with; repeat for several; replaces the list")
+	fl.StringSliceVar(&requiredAttestations, "required-attestations", nil, "predicate types a release needs attestations of before approval (empty: none)")
 	cmd.AddCommand(get, set)
 	return o.bind(cmd)
 }
