@@ -121,6 +121,9 @@ func (s *Service) AddAttestation(ctx context.Context, pr Principal, product, ver
 		return nil, false, fmt.Errorf("policy of %s: %w", product, err)
 	}
 	parsed, err := evidence.Parse(raw)
+	if errors.Is(err, evidence.ErrUnsigned) {
+		return nil, false, withDetails(ErrAttestationUnverified, fmt.Sprintf("%s: %v", subject, err), map[string]any{"reason": attestationReason(err)})
+	}
 	if err != nil {
 		return nil, false, withDetails(ErrInvalidAttestation, err.Error(), map[string]any{"reason": attestationReason(err)})
 	}
