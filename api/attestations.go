@@ -18,6 +18,10 @@ type AttestationList struct {
 	Attestations []library.Attestation `json:"attestations"`
 }
 
+// attestationSlots bounds the attestation files held in memory at once
+// (each up to evidence.MaxAttestationBytes, parsed in place), process-wide.
+var attestationSlots = make(chan struct{}, 4)
+
 // addAttestation takes an attestation file (a DSSE envelope or a Sigstore
 // bundle v0.3, as cosign attest-blob writes them) as the raw body. A body
 // over evidence.MaxAttestationBytes is refused before it is read.
@@ -30,6 +34,15 @@ func (s *Server) addAttestation(c *gin.Context) {
 	}
 	if c.Request.ContentLength > limit {
 		tooBig()
+		return
+	}
+	// Parsing holds a few copies of the file in memory: at most
+	// cap(attestationSlots) files are read and verified at once.
+	select {
+	case attestationSlots <- struct{}{}:
+		defer func() { <-attestationSlots }()
+	case <-c.Request.Context().Done():
+		c.Abort()
 		return
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))

@@ -231,8 +231,29 @@ const (
 )
 
 func (a *Attestation) parseStatement() error {
+	// The predicate (an SBOM may be megabytes) is checked as raw JSON; the
+	// in-toto types see a stand-in object, so a large document is never
+	// expanded into a protobuf Struct.
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(a.Payload, &top); err != nil {
+		return fmt.Errorf("%w: the payload is not a JSON object: %v", ErrStatement, clipErr(err))
+	}
+	predicate := top["predicate"]
+	if len(predicate) > MaxPredicateBytes {
+		return fmt.Errorf("%w: predicate larger than %d bytes", ErrStatement, MaxPredicateBytes)
+	}
+	if t := bytes.TrimSpace(predicate); len(t) > 0 && t[0] == '{' {
+		if !json.Valid(t) {
+			return fmt.Errorf("%w: the predicate is not valid JSON", ErrStatement)
+		}
+		top["predicate"] = json.RawMessage(`{}`)
+	}
+	head, err := json.Marshal(top)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrStatement, clipErr(err))
+	}
 	var st ita1.Statement
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(a.Payload, &st); err != nil {
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(head, &st); err != nil {
 		return fmt.Errorf("%w: %v", ErrStatement, clipErr(err))
 	}
 	if err := st.Validate(); err != nil {
@@ -255,17 +276,7 @@ func (a *Attestation) parseStatement() error {
 		}
 		a.Subjects = append(a.Subjects, Subject{Name: clip(s.GetName()), SHA256: d})
 	}
-	// The raw predicate, for the size limit and the SBOM checks.
-	var raw struct {
-		Predicate json.RawMessage `json:"predicate"`
-	}
-	if err := json.Unmarshal(a.Payload, &raw); err != nil {
-		return fmt.Errorf("%w: %v", ErrStatement, clipErr(err))
-	}
-	if len(raw.Predicate) > MaxPredicateBytes {
-		return fmt.Errorf("%w: predicate larger than %d bytes", ErrStatement, MaxPredicateBytes)
-	}
-	return checkSBOM(a.PredicateType, raw.Predicate)
+	return checkSBOM(a.PredicateType, predicate)
 }
 
 // checkSBOM validates a CycloneDX or SPDX predicate as JSON of its type; it
