@@ -20,7 +20,7 @@ type AttestationList struct {
 
 // attestationSlots bounds the attestation files held in memory at once
 // (each up to evidence.MaxAttestationBytes, parsed in place), process-wide.
-var attestationSlots = make(chan struct{}, 4)
+var attestationSlots = make(chan struct{}, 2)
 
 // addAttestation takes an attestation file (a DSSE envelope or a Sigstore
 // bundle v0.3, as cosign attest-blob writes them) as the raw body. A body

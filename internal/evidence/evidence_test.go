@@ -278,3 +278,26 @@ func FuzzParse(f *testing.F) {
 		_, _ = a.Verify(ks)
 	})
 }
+
+// BenchmarkParseLargeSBOM parses and verifies a signed CycloneDX SBOM
+// attestation near the size limit; B/op is the memory one upload costs.
+func BenchmarkParseLargeSBOM(b *testing.B) {
+	good := newSigner(b)
+	comps := []map[string]any{}
+	for i := 0; len(comps) < 40000; i++ {
+		comps = append(comps, map[string]any{"type": "library", "name": "component-" + strings.Repeat("x", 100), "version": "1.0.0"})
+	}
+	env := good.envelope(b, statement("https://cyclonedx.org/bom", map[string]any{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": comps}, digestOf("x")))
+	ks := keys(b, good.pem)
+	b.SetBytes(int64(len(env)))
+	b.ReportAllocs()
+	for b.Loop() {
+		a, err := evidence.Parse(env)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := a.Verify(ks); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
