@@ -96,6 +96,12 @@ func TestAttestationsJournaledAndKept(t *testing.T) {
 	e.ci.do("POST", rel+"/attestations", bytes.NewReader(att.attest(t, "https://example.com/tests/v1", map[string]any{"passed": 812}, hex.EncodeToString(sum[:]))),
 		"Content-Type", "application/octet-stream").must(t, 201).decode(t, &rec)
 	e.rm.json("POST", rel+"/approvals", nil).must(t, 200)
+	// The policy changed after the approval: promotion checks the evidence again.
+	e.admin.json("PUT", "/products/svc/policy", map[string]any{"attestation_keys": []string{att.pem},
+		"required_attestations": []string{"https://example.com/tests/v1", "https://spdx.dev/Document"}}).must(t, 200)
+	if r := e.rm.json("POST", rel+"/promote", map[string]string{"to": "released", "change_id": "CHG-2"}); r.status != 409 || r.errCode() != "EVIDENCE_MISSING" {
+		t.Fatalf("promote without the newly required evidence: %d %s", r.status, r.body)
+	}
 
 	var page struct {
 		Events []struct {

@@ -117,6 +117,9 @@ func (s *Service) Promote(_ context.Context, pr Principal, product, version stri
 		if r.Prerelease {
 			return withDetails(ErrPrerelease, fmt.Sprintf("%s@%s is a prerelease: it can be approved for pilots but never released", product, version), nil)
 		}
+		if err := checkEvidence(tx, p, r); err != nil {
+			return err
+		}
 		if p.Policy.RequireChangeID && in.ChangeID == "" {
 			return withDetails(ErrChangeIDRequired, fmt.Sprintf("releasing %s needs a change_id (policy require_change_id)", product), map[string]any{"field": "change_id"})
 		}
