@@ -86,12 +86,26 @@ func (e *cosignEnv) run(args ...string) (string, error) {
 // returns the file it wrote: the DSSE envelope (--output-signature), or
 // with bundle the Sigstore bundle of --new-bundle-format.
 func (e *cosignEnv) attest(key, typ, predicate, blob, out string, bundle bool) []byte {
+	mode := "envelope"
+	if bundle {
+		mode = "bundle"
+	}
+	return e.attestAs(mode, key, typ, predicate, blob, out)
+}
+
+// attestAs writes mode "envelope" (the default output), "bundle" (the
+// Sigstore bundle v0.3 of --new-bundle-format) or "legacy" (cosign's old
+// --bundle file).
+func (e *cosignEnv) attestAs(mode, key, typ, predicate, blob, out string) []byte {
 	e.t.Helper()
 	pred := e.write(out+".predicate.json", []byte(predicate))
 	args := []string{"attest-blob", "--key", key, "--tlog-upload=false", "--yes", "--type", typ, "--predicate", pred}
-	if bundle {
+	switch mode {
+	case "bundle":
 		args = append(args, "--new-bundle-format", "--bundle", filepath.Join(e.dir, out))
-	} else {
+	case "legacy":
+		args = append(args, "--bundle", filepath.Join(e.dir, out), "--output-signature", filepath.Join(e.dir, out+".sig"))
+	default:
 		args = append(args, "--output-signature", filepath.Join(e.dir, out))
 	}
 	if o, err := e.run(append(args, blob)...); err != nil {
@@ -127,6 +141,7 @@ type attestationRecord struct {
 		Name   string `json:"name"`
 		SHA256 string `json:"sha256"`
 	} `json:"subjects"`
+	Format     string `json:"format"`
 	UploadedBy string `json:"uploaded_by"`
 }
 
@@ -181,12 +196,12 @@ func testAttestationsWithCosign(t *testing.T, store string) {
 	}
 
 	// Provenance as cosign's default output: the DSSE envelope.
-	prov := ce.attest(ce.key, "slsaprovenance1", `{"buildDefinition":{"buildType":"https://example.com/ci/v1","externalParameters":{}},"runDetails":{"builder":{"id":"https://ci.example.com"}}}`,
-		blobPath, "app.intoto.json", false)
+	const provPred = `{"buildDefinition":{"buildType":"https://example.com/ci/v1","externalParameters":{}},"runDetails":{"builder":{"id":"https://ci.example.com"}}}`
+	prov := ce.attest(ce.key, "slsaprovenance1", provPred, blobPath, "app.intoto.json", false)
 	var rec attestationRecord
 	e.ci.do("POST", rel+"/attestations", bytes.NewReader(prov), "Content-Type", "application/octet-stream").must(t, 201).decode(t, &rec)
 	wantSigner := keyIDOfPEM(t, ce.read(ce.pub))
-	if rec.PredicateType != slsaV1 || rec.Signer != wantSigner || len(rec.Subjects) != 1 || rec.Subjects[0].SHA256 != artifactSHA || rec.UploadedBy != "ci" {
+	if rec.PredicateType != slsaV1 || rec.Format != "dsse" || rec.Signer != wantSigner || len(rec.Subjects) != 1 || rec.Subjects[0].SHA256 != artifactSHA || rec.UploadedBy != "ci" {
 		t.Fatalf("record %+v (want signer %s, subject %s)", rec, wantSigner, artifactSHA)
 	}
 	fileSum := sha256.Sum256(prov)
@@ -227,9 +242,9 @@ func testAttestationsWithCosign(t *testing.T, store string) {
 		code   string
 	}{
 		{"unsigned", reenv(func(m map[string]any) { m["signatures"] = []any{} }), 400, "ATTESTATION_UNVERIFIED"},
-		{"wrong key", ce.attest(ce.otherKey, "slsaprovenance1", `{"a":1}`, blobPath, "wrong.intoto.json", false), 400, "ATTESTATION_UNVERIFIED"},
+		{"wrong key", ce.attest(ce.otherKey, "slsaprovenance1", provPred, blobPath, "wrong.intoto.json", false), 400, "ATTESTATION_UNVERIFIED"},
 		{"tampered payload", reenv(func(m map[string]any) { m["payload"] = base64.StdEncoding.EncodeToString(tamperedPayload) }), 400, "ATTESTATION_UNVERIFIED"},
-		{"subjects of other files", ce.attest(ce.key, "slsaprovenance1", `{"a":1}`, other, "other.intoto.json", false), 400, "SUBJECT_MISMATCH"},
+		{"subjects of other files", ce.attest(ce.key, "slsaprovenance1", provPred, other, "other.intoto.json", false), 400, "SUBJECT_MISMATCH"},
 		{"unknown format", []byte(`{"kind":"attestation","data":"hello"}`), 400, "INVALID_ATTESTATION"},
 		{"plain text", []byte("not an attestation at all"), 400, "INVALID_ATTESTATION"},
 		{"old bundle media type", []byte(`{"mediaType":"application/vnd.dev.sigstore.bundle+json;version=0.1","dsseEnvelope":{}}`), 400, "INVALID_ATTESTATION"},
@@ -254,7 +269,7 @@ func testAttestationsWithCosign(t *testing.T, store string) {
 	sbom := ce.attest(ce.key, "cyclonedx", `{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[]}`, blobPath, "app.sigstore.json", true)
 	var brec attestationRecord
 	e.ci.do("POST", rel+"/attestations", bytes.NewReader(sbom), "Content-Type", "application/json").must(t, 201).decode(t, &brec)
-	if brec.PredicateType != cycloneDX || brec.Signer != wantSigner {
+	if brec.PredicateType != cycloneDX || brec.Format != "sigstore-bundle-v0.3" || brec.Signer != wantSigner {
 		t.Fatalf("bundle record %+v", brec)
 	}
 	var approved library.Release
@@ -263,9 +278,18 @@ func testAttestationsWithCosign(t *testing.T, store string) {
 		t.Fatalf("after evidence: state %s, attestation_digests %v", approved.State, approved.AttestationDigests)
 	}
 
+	// cosign's legacy --bundle file is taken too (the release is approved,
+	// not yet released: evidence may still come).
+	legacy := ce.attestAs("legacy", ce.key, "slsaprovenance1", provPred, blobPath, "app.bundle.json")
+	var lrec attestationRecord
+	e.ci.do("POST", rel+"/attestations", bytes.NewReader(legacy), "Content-Type", "application/json").must(t, 201).decode(t, &lrec)
+	if lrec.Format != "cosign-bundle" || lrec.Signer != wantSigner {
+		t.Fatalf("legacy bundle record %+v", lrec)
+	}
+
 	var list struct{ Attestations []attestationRecord }
 	e.reader.json("GET", rel+"/attestations", nil).must(t, 200).decode(t, &list)
-	if len(list.Attestations) != 2 {
+	if len(list.Attestations) != 3 {
 		t.Fatalf("list %+v", list)
 	}
 
