@@ -103,6 +103,19 @@ func TestAttestationsJournaledAndKept(t *testing.T) {
 		t.Fatalf("promote without the newly required evidence: %d %s", r.status, r.body)
 	}
 
+	// Evidence about a draft artifact that was deleted afterwards does not count.
+	rel3 := "/products/svc/releases/3.0.0"
+	e.ci.json("POST", "/products/svc/releases", map[string]any{"version": "3.0.0"}).must(t, 201)
+	e.ci.do("PUT", rel3+"/artifacts/app.tar.gz", bytes.NewReader(blob), "Content-Type", "application/octet-stream").must(t, 201)
+	e.ci.do("POST", rel3+"/attestations", bytes.NewReader(att.attest(t, "https://example.com/tests/v1", map[string]any{"passed": 1}, hex.EncodeToString(sum[:]))),
+		"Content-Type", "application/octet-stream").must(t, 201)
+	e.ci.do("DELETE", rel3+"/artifacts/app.tar.gz", nil).must(t, 204)
+	e.ci.do("PUT", rel3+"/artifacts/app.tar.gz", bytes.NewReader([]byte("rebuilt")), "Content-Type", "application/octet-stream").must(t, 201)
+	e.ci.json("POST", rel3+"/seal", nil).must(t, 200)
+	if r := e.rm.json("POST", rel3+"/approvals", nil); r.status != 409 || r.errCode() != "EVIDENCE_MISSING" {
+		t.Fatalf("approval on evidence of a deleted artifact: %d %s", r.status, r.body)
+	}
+
 	var page struct {
 		Events []struct {
 			Type    string

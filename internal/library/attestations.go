@@ -309,19 +309,49 @@ func (s *Service) AttestationFile(ctx context.Context, product, version, digest 
 }
 
 // missingEvidence lists the policy's required predicate types the release
-// has no attestation of.
+// has no attestation of. An attestation attached to a draft counts only
+// while every subject is still one of the release's artifacts (a draft's
+// artifact may have been deleted since).
 func missingEvidence(tx ReadTx, p *Product, r *Release) ([]string, error) {
 	missing := []string{}
+	var current map[string]bool // predicate types of attestations whose subjects are all artifacts
 	for _, t := range p.Policy.RequiredAttestations {
 		ok, err := tx.HasAttestationType(r.Product, r.Version, t)
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
+		if ok && current == nil {
+			if current, err = currentTypes(tx, r); err != nil {
+				return nil, err
+			}
+		}
+		if !ok || !current[t] {
 			missing = append(missing, t)
 		}
 	}
 	return missing, nil
+}
+
+func currentTypes(tx ReadTx, r *Release) (map[string]bool, error) {
+	arts, err := tx.Artifacts(r.Product, r.Version)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, a := range arts {
+		have[a.SHA256] = true
+	}
+	atts, err := tx.Attestations(r.Product, r.Version)
+	if err != nil {
+		return nil, err
+	}
+	types := map[string]bool{}
+	for _, a := range atts {
+		if !slices.ContainsFunc(a.Subjects, func(s evidence.Subject) bool { return !have[s.SHA256] }) {
+			types[a.PredicateType] = true
+		}
+	}
+	return types, nil
 }
 
 // checkEvidence refuses an approval while a required attestation is missing.
