@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -73,6 +74,9 @@ func (s *Server) listAttestations(c *gin.Context) {
 	if err != nil {
 		fail(c, err)
 		return
+	}
+	if t := c.Query("predicate_type"); t != "" {
+		list = slices.DeleteFunc(list, func(a library.Attestation) bool { return a.PredicateType != t })
 	}
 	c.JSON(http.StatusOK, AttestationList{Attestations: list})
 }

@@ -292,6 +292,10 @@ func testAttestationsWithCosign(t *testing.T, store string) {
 	if len(list.Attestations) != 3 {
 		t.Fatalf("list %+v", list)
 	}
+	e.reader.json("GET", rel+"/attestations?predicate_type="+cycloneDX, nil).must(t, 200).decode(t, &list)
+	if len(list.Attestations) != 1 || list.Attestations[0].Digest != brec.Digest {
+		t.Fatalf("list of %s: %+v", cycloneDX, list)
+	}
 
 	// Downloaded, each file is the uploaded bytes and cosign still verifies it.
 	gotProv := e.reader.do("GET", rel+"/attestations/"+rec.Digest, nil).must(t, 200).body
