@@ -79,6 +79,7 @@ test: tools vet lint unit fuzz-short
 # each in `make test`, longer with `make fuzz` (FUZZTIME=5m make fuzz).
 FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNames ./api:FuzzJSONBodies \
 	./internal/index:FuzzVersionKey ./internal/signing:FuzzCanonical ./internal/signing:FuzzParseReleaseManifest
+FUZZ_TARGETS += ./internal/evidence:FuzzParse
 FUZZTIME ?= 1m
 
 fuzz-short:

@@ -63,6 +63,13 @@ const (
 	CodeNotImplemented      = "NOT_IMPLEMENTED"
 	CodeInternal            = "INTERNAL"
 	CodeReleaseProtected    = "RELEASE_PROTECTED"
+
+	CodeInvalidAttestation    = "INVALID_ATTESTATION"
+	CodeAttestationUnverified = "ATTESTATION_UNVERIFIED"
+	CodeNoAttestationKeys     = "NO_ATTESTATION_KEYS"
+	CodeSubjectMismatch       = "SUBJECT_MISMATCH"
+	CodeEvidenceMissing       = "EVIDENCE_MISSING"
+	CodeAttestationNotFound   = "ATTESTATION_NOT_FOUND"
 )
 
 // errorTable maps domain and storage errors (errors.Is) to status and code.
@@ -114,6 +121,13 @@ var errorTable = []struct {
 	{journal.ErrWebhookNotFound, http.StatusNotFound, CodeWebhookNotFound},
 	{journal.ErrBroken, http.StatusInternalServerError, CodeJournalBroken},
 	{library.ErrReleaseProtected, http.StatusConflict, CodeReleaseProtected},
+
+	{library.ErrInvalidAttestation, http.StatusBadRequest, CodeInvalidAttestation},
+	{library.ErrAttestationUnverified, http.StatusBadRequest, CodeAttestationUnverified},
+	{library.ErrNoAttestationKeys, http.StatusConflict, CodeNoAttestationKeys},
+	{library.ErrSubjectMismatch, http.StatusBadRequest, CodeSubjectMismatch},
+	{library.ErrEvidenceMissing, http.StatusConflict, CodeEvidenceMissing},
+	{library.ErrAttestationNotFound, http.StatusNotFound, CodeAttestationNotFound},
 }
 
 // ErrorBody is the error envelope: {"error": {"code", "message", "details"}}.

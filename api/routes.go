@@ -93,5 +93,9 @@ func (s *Server) Routes() []Route {
 		// Retention and deletion (DESIGN §13).
 		{http.MethodDelete, release, pub, s.deleteRelease},
 		{http.MethodPost, APIPrefix + "/retention/run", admin, s.runRetention},
+
+		{http.MethodPost, release + "/attestations", pub, s.addAttestation},
+		{http.MethodGet, release + "/attestations", reader, s.listAttestations},
+		{http.MethodGet, release + "/attestations/:digest", reader, s.attestationFile},
 	}
 }

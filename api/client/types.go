@@ -37,6 +37,9 @@ type Policy struct {
 	MaxArtifactBytes  int64    `json:"max_artifact_bytes"`
 	// Retention is what the retention runner may delete (nil: nothing).
 	Retention *RetentionPolicy `json:"retention,omitempty"`
+
+	AttestationKeys      []string `json:"attestation_keys,omitempty"`
+	RequiredAttestations []string `json:"required_attestations,omitempty"`
 }
 
 // RetentionPolicy is policy.retention; a zero field turns its rule off.
@@ -51,7 +54,8 @@ func (p Policy) Input() PolicyInput {
 		RequiredApprovals: &p.RequiredApprovals, FourEyes: &p.FourEyes, RequireChangeID: &p.RequireChangeID,
 		SupportedMajors: &p.SupportedMajors, SupportedMinors: &p.SupportedMinors,
 		AllowedTypes: append([]string{}, p.AllowedTypes...), MaxArtifactBytes: &p.MaxArtifactBytes,
-		Retention: p.Retention,
+		Retention:       p.Retention,
+		AttestationKeys: p.AttestationKeys, RequiredAttestations: p.RequiredAttestations,
 	}
 }
 
@@ -66,6 +70,9 @@ type PolicyInput struct {
 	AllowedTypes      []string         `json:"allowed_types,omitempty"`
 	MaxArtifactBytes  *int64           `json:"max_artifact_bytes,omitempty"`
 	Retention         *RetentionPolicy `json:"retention,omitempty"`
+
+	AttestationKeys      []string `json:"attestation_keys,omitempty"`
+	RequiredAttestations []string `json:"required_attestations,omitempty"`
 }
 
 // Release states.
@@ -100,6 +107,8 @@ type Release struct {
 	Withdrawn      *Withdrawal       `json:"withdrawn,omitempty"`
 	History        []Transition      `json:"history"`
 	Artifacts      []Artifact        `json:"artifacts"`
+
+	AttestationDigests []string `json:"attestation_digests,omitempty"`
 }
 
 // Approval is one release manager's approval.

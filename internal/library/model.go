@@ -77,6 +77,9 @@ type Release struct {
 	Withdrawn      *Withdrawal       `json:"withdrawn,omitempty"`
 	History        []Transition      `json:"history"`
 	Artifacts      []Artifact        `json:"artifacts"`
+	// AttestationDigests names the release's attestations ("sha256:<hex>"
+	// of the stored bytes), in upload order (attestations.go).
+	AttestationDigests []string `json:"attestation_digests,omitempty"`
 }
 
 // Approval is one release manager's approval.

@@ -17,6 +17,11 @@ type Policy struct {
 	// Retention, when set, lets the retention runner delete what was
 	// never released (retention.go).
 	Retention *RetentionPolicy `json:"retention,omitempty"`
+	// AttestationKeys are the PEM public keys attestations must be signed
+	// with; RequiredAttestations the predicate types a release needs
+	// before it can be approved (attestations.go).
+	AttestationKeys      []string `json:"attestation_keys,omitempty"`
+	RequiredAttestations []string `json:"required_attestations,omitempty"`
 }
 
 // DefaultMaxArtifactBytes is the default largest artifact: 10 GiB.
@@ -46,6 +51,9 @@ type PolicyInput struct {
 	AllowedTypes      []ReleaseType    `json:"allowed_types"`
 	MaxArtifactBytes  *int64           `json:"max_artifact_bytes"`
 	Retention         *RetentionPolicy `json:"retention"`
+
+	AttestationKeys      []string `json:"attestation_keys"`
+	RequiredAttestations []string `json:"required_attestations"`
 }
 
 // Policy applies the input over the defaults and validates the result.
@@ -76,6 +84,7 @@ func (in PolicyInput) Policy() (Policy, error) {
 		r := *in.Retention
 		p.Retention = &r
 	}
+	p.AttestationKeys, p.RequiredAttestations = in.AttestationKeys, in.RequiredAttestations
 	return p, p.Validate()
 }
 
@@ -106,7 +115,10 @@ func (p Policy) Validate() error {
 		}
 		seen[t] = true
 	}
-	return p.Retention.validate()
+	if err := p.Retention.validate(); err != nil {
+		return err
+	}
+	return p.validateEvidence()
 }
 
 // Allows reports whether releases of type t may be created.
