@@ -10,6 +10,7 @@ import (
 
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
+	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/storage"
 )
 
@@ -62,6 +63,14 @@ const (
 	CodeEnvironmentNotFound = "ENVIRONMENT_NOT_FOUND"
 	CodeNotImplemented      = "NOT_IMPLEMENTED"
 	CodeInternal            = "INTERNAL"
+	// Trusted publishing and token lifetimes (DESIGN §11).
+	CodeTokenExpired          = "TOKEN_EXPIRED"
+	CodeNoTrustedPublisher    = "NO_TRUSTED_PUBLISHER"
+	CodePublisherNotFound     = "PUBLISHER_NOT_FOUND"
+	CodeOIDCTokenInvalid      = "OIDC_TOKEN_INVALID"
+	CodeOIDCTokenReplayed     = "OIDC_TOKEN_REPLAYED"
+	CodeOIDCIssuerUntrusted   = "OIDC_ISSUER_NOT_TRUSTED"
+	CodeOIDCIssuerUnavailable = "OIDC_ISSUER_UNAVAILABLE"
 )
 
 // errorTable maps domain and storage errors (errors.Is) to status and code.
@@ -112,6 +121,13 @@ var errorTable = []struct {
 	{storage.ErrUnavailable, http.StatusServiceUnavailable, CodeStorageUnavailable},
 	{journal.ErrWebhookNotFound, http.StatusNotFound, CodeWebhookNotFound},
 	{journal.ErrBroken, http.StatusInternalServerError, CodeJournalBroken},
+	{library.ErrTokenExpired, http.StatusUnauthorized, CodeTokenExpired},
+	{library.ErrNoTrustedPublisher, http.StatusForbidden, CodeNoTrustedPublisher},
+	{library.ErrPublisherNotFound, http.StatusNotFound, CodePublisherNotFound},
+	{library.ErrTokenReplayed, http.StatusUnauthorized, CodeOIDCTokenReplayed},
+	{oidc.ErrInvalidToken, http.StatusUnauthorized, CodeOIDCTokenInvalid},
+	{oidc.ErrUntrustedIssuer, http.StatusUnauthorized, CodeOIDCIssuerUntrusted},
+	{oidc.ErrIssuerUnavailable, http.StatusServiceUnavailable, CodeOIDCIssuerUnavailable},
 }
 
 // ErrorBody is the error envelope: {"error": {"code", "message", "details"}}.

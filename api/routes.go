@@ -89,5 +89,11 @@ func (s *Server) Routes() []Route {
 
 		{http.MethodGet, APIPrefix + "/signing/key", anyone, s.signingKey},
 		{http.MethodGet, APIPrefix + "/signing/keys", anyone, s.signingKeys},
+
+		// Trusted publishing (DESIGN §11): the exchange is anonymous, the ID token is the credential.
+		{http.MethodPost, APIPrefix + "/products/:product/publishers", admin, s.createPublisher},
+		{http.MethodGet, APIPrefix + "/products/:product/publishers", admin, s.listPublishers},
+		{http.MethodDelete, APIPrefix + "/products/:product/publishers/:id", admin, s.deletePublisher},
+		{http.MethodPost, APIPrefix + "/auth/oidc", anyone, s.exchangeOIDC},
 	}
 }
