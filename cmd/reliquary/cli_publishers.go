@@ -63,9 +63,10 @@ the product. --versions limits the releases those tokens may create.`,
 	f.StringVar(&in.Versions, "versions", "", "SemVer constraint on the releases the minted tokens may create")
 
 	list := &cobra.Command{
-		Use:   "list <product>",
-		Short: "List a product's trusted publishers",
-		Args:  args(cobra.ExactArgs(1)),
+		Use:     "list <product>",
+		Short:   "List a product's trusted publishers",
+		Example: `  reliquary publisher list hr -o json`,
+		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			c, err := o.client()
 			if err != nil {
@@ -79,9 +80,10 @@ the product. --versions limits the releases those tokens may create.`,
 		},
 	}
 	del := &cobra.Command{
-		Use:   "delete <product> <id>",
-		Short: "Delete a trusted publisher",
-		Args:  args(cobra.ExactArgs(2)),
+		Use:     "delete <product> <id>",
+		Short:   "Delete a trusted publisher",
+		Example: `  reliquary publisher delete hr tp_0123456789abcdef`,
+		Args:    args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			c, err := o.client()
 			if err != nil {
