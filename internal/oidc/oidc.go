@@ -47,6 +47,8 @@ const (
 	ClockSkew = 5 * time.Minute
 	// fetchTimeout bounds discovery and JWKS requests.
 	fetchTimeout = 10 * time.Second
+	// discoveryBackoff is how long a failed discovery is not retried.
+	discoveryBackoff = 2 * time.Second
 )
 
 // signingAlgs are the accepted signature algorithms: asymmetric only, so
@@ -86,6 +88,9 @@ type Verifier struct {
 
 	mu        sync.Mutex
 	providers map[string]*issuer
+	// failed remembers a failed discovery for discoveryBackoff, so tokens
+	// naming an issuer that is down do not each cause a request to it.
+	failed map[string]time.Time
 }
 
 // issuer is one issuer's verifier (with its cached key set) and the
@@ -141,7 +146,7 @@ func New(cfg Config) (*Verifier, error) {
 			return nil, err
 		}
 	}
-	v := &Verifier{issuers: slices.Clone(cfg.Issuers), client: cfg.Client, now: cfg.Now, providers: map[string]*issuer{}}
+	v := &Verifier{issuers: slices.Clone(cfg.Issuers), client: cfg.Client, now: cfg.Now, providers: map[string]*issuer{}, failed: map[string]time.Time{}}
 	if v.client == nil {
 		v.client = &http.Client{Timeout: fetchTimeout}
 	}
@@ -163,9 +168,13 @@ func invalid(format string, args ...any) error {
 func (v *Verifier) provider(ctx context.Context, iss string) (*issuer, error) {
 	v.mu.Lock()
 	p, ok := v.providers[iss]
+	failedAt, failed := v.failed[iss]
 	v.mu.Unlock()
 	if ok {
 		return p, nil
+	}
+	if failed && time.Since(failedAt) < discoveryBackoff {
+		return nil, fmt.Errorf("%w: discovery of %s failed moments ago; retry later", ErrIssuerUnavailable, iss)
 	}
 	h := &health{}
 	base := v.client.Transport
@@ -180,6 +189,9 @@ func (v *Verifier) provider(ctx context.Context, iss string) (*issuer, error) {
 	defer cancel()
 	prov, err := gooidc.NewProvider(dctx, iss)
 	if err != nil {
+		v.mu.Lock()
+		v.failed[iss] = time.Now()
+		v.mu.Unlock()
 		return nil, fmt.Errorf("%w: discovery of %s failed: %v", ErrIssuerUnavailable, iss, err)
 	}
 	algs := make([]string, len(signingAlgs))
