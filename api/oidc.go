@@ -63,6 +63,13 @@ func (s *Server) exchangeOIDC(c *gin.Context) {
 		return
 	}
 	id, err := s.oidc.Verify(c.Request.Context(), in.Token)
+	if errors.Is(err, oidc.ErrIssuerUnavailable) {
+		// The cause (an address, a network error) is for the log, not for
+		// an anonymous caller.
+		s.log.Warn("oidc issuer unavailable", "request_id", requestID(c), "err", err)
+		writeError(c, http.StatusServiceUnavailable, CodeOIDCIssuerUnavailable, "the ID token's issuer could not be reached; retry later", nil)
+		return
+	}
 	if err != nil {
 		fail(c, err)
 		return
