@@ -265,7 +265,8 @@ func TestOIDCRefusals(t *testing.T) {
 func TestOIDCIssuerKeys(t *testing.T) {
 	down := testenv.StartOIDCIssuer(t)
 	down.Close()
-	e := newOIDCEnv(t, testenv.ServerOptions{OIDCIssuers: []string{down.URL}})
+	const refresh = 500 * time.Millisecond
+	e := newOIDCEnv(t, testenv.ServerOptions{OIDCIssuers: []string{down.URL}, OIDCMinKeyRefresh: refresh})
 
 	for range 3 {
 		e.exchange(e.is.Sign(t, e.claims(), "rsa-1")).must(t, 201)
@@ -273,14 +274,29 @@ func TestOIDCIssuerKeys(t *testing.T) {
 	if n := e.is.JWKSFetches.Load(); n != 1 {
 		t.Errorf("JWKS fetched %d times for 3 tokens, want 1 (cached)", n)
 	}
+	// Tokens naming unknown key ids do not make the server hammer the
+	// issuer: at most one fetch per refresh interval.
+	stranger := mustEC(t)
+	for i := range 20 {
+		r := e.exchange(testenv.SignJWT(t, jose.ES256, stranger, "unknown-"+string(rune('a'+i)), e.claims()))
+		if r.status != 401 || r.errCode() != api.CodeOIDCTokenInvalid {
+			t.Fatalf("unknown kid: %d %s", r.status, r.body)
+		}
+	}
+	if n := e.is.JWKSFetches.Load(); n > 2 {
+		t.Errorf("20 tokens with unknown kids fetched the JWKS %d times, want at most 1 more", n-1)
+	}
 	// Rotation: a new key is fetched when a token names it.
+	time.Sleep(refresh)
+	before := e.is.JWKSFetches.Load()
 	e.is.AddKey(t, "rsa-2", jose.RS256)
 	e.exchange(e.is.Sign(t, e.claims(), "rsa-2")).must(t, 201)
-	if n := e.is.JWKSFetches.Load(); n != 2 {
-		t.Errorf("JWKS fetched %d times after rotation, want 2", n)
+	if n := e.is.JWKSFetches.Load(); n != before+1 {
+		t.Errorf("JWKS fetched %d times for the rotated key, want 1", n-before)
 	}
 
 	// The issuer's keys cannot be fetched: 503 with Retry-After.
+	time.Sleep(refresh)
 	e.is.SetDown(true)
 	e.is.AddKey(t, "rsa-3", jose.RS256)
 	r := e.exchange(e.is.Sign(t, e.claims(), "rsa-3"))

@@ -7,10 +7,12 @@
 package oidc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -67,7 +69,14 @@ type Config struct {
 	Client *http.Client
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// MinKeyRefresh is the least time between two fetches of an issuer's
+	// keys (0: DefaultMinKeyRefresh; negative: no limit, for tests).
+	MinKeyRefresh time.Duration
 }
+
+// DefaultMinKeyRefresh is how often, at most, an issuer's keys are fetched
+// again for tokens naming a key id not seen yet.
+const DefaultMinKeyRefresh = 5 * time.Second
 
 // Identity is a verified ID token.
 type Identity struct {
@@ -82,9 +91,10 @@ type Identity struct {
 
 // Verifier verifies ID tokens of the configured issuers.
 type Verifier struct {
-	issuers []string
-	client  *http.Client
-	now     func() time.Time
+	issuers    []string
+	client     *http.Client
+	now        func() time.Time
+	minRefresh time.Duration
 
 	mu        sync.Mutex
 	providers map[string]*issuer
@@ -100,10 +110,27 @@ type issuer struct {
 	health   *health
 }
 
-// health records whether the last request to an issuer failed.
+// health records whether the last request to an issuer failed, and
+// keeps its last successful answers so that tokens naming unknown key ids
+// cannot make the server fetch the issuer's keys more than once per
+// minRefresh (go-oidc refetches the JWKS for every unknown kid).
 type health struct {
-	failed atomic.Bool
+	failed     atomic.Bool
+	minRefresh time.Duration
+
+	mu   sync.Mutex
+	last map[string]cachedAnswer
 }
+
+type cachedAnswer struct {
+	at     time.Time
+	status int
+	header http.Header
+	body   []byte
+}
+
+// maxAnswer bounds a discovery document or key set read from an issuer.
+const maxAnswer = 1 << 20
 
 type healthTransport struct {
 	base http.RoundTripper
@@ -111,9 +138,42 @@ type healthTransport struct {
 }
 
 func (t healthTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	key := r.Method + " " + r.URL.String()
+	if r.Method == http.MethodGet && t.h.minRefresh > 0 {
+		t.h.mu.Lock()
+		a, ok := t.h.last[key]
+		t.h.mu.Unlock()
+		if ok && time.Since(a.at) < t.h.minRefresh {
+			return a.response(r), nil
+		}
+	}
 	resp, err := t.base.RoundTrip(r)
 	t.h.failed.Store(err != nil || resp.StatusCode >= 500)
-	return resp, err
+	if err != nil || r.Method != http.MethodGet || resp.StatusCode != http.StatusOK || t.h.minRefresh <= 0 {
+		return resp, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	resp.Body.Close()
+	if err != nil || len(body) > maxAnswer {
+		t.h.failed.Store(true)
+		if err == nil {
+			err = fmt.Errorf("answer of %s is larger than %d bytes", r.URL.Redacted(), maxAnswer)
+		}
+		return nil, err
+	}
+	a := cachedAnswer{at: time.Now(), status: resp.StatusCode, header: resp.Header.Clone(), body: body}
+	t.h.mu.Lock()
+	if t.h.last == nil {
+		t.h.last = map[string]cachedAnswer{}
+	}
+	t.h.last[key] = a
+	t.h.mu.Unlock()
+	return a.response(r), nil
+}
+
+func (a cachedAnswer) response(r *http.Request) *http.Response {
+	return &http.Response{Status: http.StatusText(a.status), StatusCode: a.status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: a.header.Clone(), Body: io.NopCloser(bytes.NewReader(a.body)), ContentLength: int64(len(a.body)), Request: r}
 }
 
 // ValidateIssuer checks one --oidc-issuer value.
@@ -153,6 +213,12 @@ func New(cfg Config) (*Verifier, error) {
 	if v.now == nil {
 		v.now = time.Now
 	}
+	switch v.minRefresh = cfg.MinKeyRefresh; {
+	case v.minRefresh == 0:
+		v.minRefresh = DefaultMinKeyRefresh
+	case v.minRefresh < 0:
+		v.minRefresh = 0
+	}
 	return v, nil
 }
 
@@ -176,7 +242,7 @@ func (v *Verifier) provider(ctx context.Context, iss string) (*issuer, error) {
 	if failed && time.Since(failedAt) < discoveryBackoff {
 		return nil, fmt.Errorf("%w: discovery of %s failed moments ago; retry later", ErrIssuerUnavailable, iss)
 	}
-	h := &health{}
+	h := &health{minRefresh: v.minRefresh}
 	base := v.client.Transport
 	if base == nil {
 		base = http.DefaultTransport

@@ -38,6 +38,8 @@ type ServerOptions struct {
 	// allowed); OIDCTokenTTL is the minted tokens' lifetime (0: default).
 	OIDCIssuers  []string
 	OIDCTokenTTL time.Duration
+	// OIDCMinKeyRefresh spaces fetches of an issuer's keys (0: default).
+	OIDCMinKeyRefresh time.Duration
 	// Now pins the library's clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -105,7 +107,7 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 		tb.Fatal(err)
 	}
 	lib := library.New(library.Config{Repo: ix, Store: store, Signer: signer, OIDCTokenTTL: o.OIDCTokenTTL, Now: o.Now})
-	verifier, err := oidc.New(oidc.Config{Issuers: o.OIDCIssuers, AllowHTTPIssuer: true})
+	verifier, err := oidc.New(oidc.Config{Issuers: o.OIDCIssuers, AllowHTTPIssuer: true, MinKeyRefresh: o.OIDCMinKeyRefresh})
 	if err != nil {
 		tb.Fatal(err)
 	}
