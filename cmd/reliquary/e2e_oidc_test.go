@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/reliquary/reliquary/api/client"
@@ -65,14 +66,18 @@ func TestE2EPushWithOnlyAnIDToken(t *testing.T) {
 	// A GitHub Actions token service: it checks the request token and
 	// mints an ID token for the audience asked for.
 	const reqToken = "gh-request-token"
+	var mu sync.Mutex
 	var asked []string
+	audiences := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), asked...) }
 	gh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "bearer "+reqToken || r.URL.Query().Get("api-version") != "2.0" {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
 		aud := r.URL.Query().Get("audience")
+		mu.Lock()
 		asked = append(asked, aud)
+		mu.Unlock()
 		_ = json.NewEncoder(w).Encode(map[string]string{"value": is.Sign(t, is.Claims(aud, "org/app", "refs/tags/v1.1.0"), "rsa-1")})
 	}))
 	t.Cleanup(gh.Close)
@@ -83,16 +88,16 @@ func TestE2EPushWithOnlyAnIDToken(t *testing.T) {
 		randomFile(t, m.home, "app.zip", 1024)
 		m.env = ghEnv
 		m.ok("push", "app@1.1.0", "app.zip")
-		if len(asked) != 1 || asked[0] != "reliquary" {
-			t.Errorf("audiences asked %v, want [reliquary]", asked)
+		if a := audiences(); len(a) != 1 || a[0] != "reliquary" {
+			t.Errorf("audiences asked %v, want [reliquary]", a)
 		}
 		// Another audience than the publisher's matches nothing.
 		m.env = append(append([]string{}, ghEnv...), "RELIQUARY_OIDC_AUDIENCE=elsewhere")
 		if r := m.expect(exitFailure, "push", "app@1.1.1", "app.zip"); !strings.Contains(r.stderr, "NO_TRUSTED_PUBLISHER") {
 			t.Errorf("other audience: %s", r)
 		}
-		if asked[len(asked)-1] != "elsewhere" {
-			t.Errorf("audience asked %q, want RELIQUARY_OIDC_AUDIENCE", asked[len(asked)-1])
+		if a := audiences(); a[len(a)-1] != "elsewhere" {
+			t.Errorf("audience asked %q, want RELIQUARY_OIDC_AUDIENCE", a[len(a)-1])
 		}
 		// A wrong request token: the runner's token service refuses.
 		m.env = []string{"ACTIONS_ID_TOKEN_REQUEST_URL=" + gh.URL + "/token?api-version=2.0", "ACTIONS_ID_TOKEN_REQUEST_TOKEN=nope"}
