@@ -19,6 +19,9 @@ const MaxOIDCBody = oidc.MaxTokenBytes + 1024
 // OIDCExchangeRequest is the body of POST /auth/oidc.
 type OIDCExchangeRequest struct {
 	Token string `json:"token"`
+	// Product, when set, chooses among several products that trust the
+	// same workflow.
+	Product string `json:"product,omitempty"`
 }
 
 // OIDCExchangeResponse is the answer of POST /auth/oidc: a token scoped
@@ -75,7 +78,7 @@ func (s *Server) exchangeOIDC(c *gin.Context) {
 		return
 	}
 	ex, err := s.lib.ExchangeOIDC(c, library.OIDCIdentity{Issuer: id.Issuer, Subject: id.Subject, Audience: id.Audience,
-		JTI: id.JTI, Expiry: id.Expiry, Claims: id.Claims})
+		JTI: id.JTI, Expiry: id.Expiry, Claims: id.Claims}, in.Product)
 	if err != nil {
 		fail(c, err)
 		return

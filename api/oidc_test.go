@@ -376,3 +376,29 @@ func TestPublisherInput(t *testing.T) {
 	newClient(t, srv, tok.Secret).json("GET", "/products/other/publishers", nil).must(t, 403)
 	_ = http.StatusOK
 }
+
+// TestOIDCProductChoice: when several products trust the same workflow,
+// the exchange picks the most specific publisher, or the product asked for.
+func TestOIDCProductChoice(t *testing.T) {
+	e := newOIDCEnv(t, testenv.ServerOptions{})
+	e.admin.json("POST", "/products/other/publishers", map[string]any{"issuer": e.issuer, "audience": "reliquary",
+		"role": "deployer", "claims": map[string]string{"repository": "org/*"}}).must(t, 201)
+	var got api.OIDCExchangeResponse
+	e.exchange(e.is.Sign(t, e.claims(), "")).must(t, 201).decode(t, &got)
+	if got.Product != "app" || got.Role != "publisher" {
+		t.Errorf("no product asked: %+v, want app's publisher (more claims)", got)
+	}
+	e.anon.json("POST", "/auth/oidc", map[string]any{"token": e.is.Sign(t, e.claims(), ""), "product": "other"}).must(t, 201).decode(t, &got)
+	if got.Product != "other" || got.Role != "deployer" {
+		t.Errorf("product other asked: %+v", got)
+	}
+	e.admin.json("POST", "/products", map[string]any{"name": "third"}).must(t, 201)
+	r := e.anon.hostileClient().json("POST", "/auth/oidc", map[string]any{"token": e.is.Sign(t, e.claims(), ""), "product": "third"})
+	if r.status != 403 || r.errCode() != api.CodeNoTrustedPublisher {
+		t.Errorf("product without publishers: %d %s", r.status, r.body)
+	}
+	r = e.anon.hostileClient().json("POST", "/auth/oidc", map[string]any{"token": e.is.Sign(t, e.claims(), ""), "product": "../x"})
+	if r.status != 400 {
+		t.Errorf("bad product name: %d %s", r.status, r.body)
+	}
+}

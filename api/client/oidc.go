@@ -67,12 +67,17 @@ func (c *Client) DeletePublisher(ctx context.Context, product, id string) error 
 }
 
 // ExchangeOIDC trades a CI job's OIDC ID token for a product-scoped token.
+// product ("" : any) chooses among products that trust the same workflow.
 // The client's own token, if any, is not sent.
-func (c *Client) ExchangeOIDC(ctx context.Context, idToken string) (*OIDCExchange, error) {
+func (c *Client) ExchangeOIDC(ctx context.Context, idToken, product string) (*OIDCExchange, error) {
 	anon := *c
 	anon.token = ""
+	in := map[string]string{"token": idToken}
+	if product != "" {
+		in["product"] = product
+	}
 	var out OIDCExchange
-	return &out, anon.sendJSON(ctx, http.MethodPost, "/auth/oidc", map[string]string{"token": idToken}, &out)
+	return &out, anon.sendJSON(ctx, http.MethodPost, "/auth/oidc", in, &out)
 }
 
 // WithToken returns a copy of the client that sends another token.

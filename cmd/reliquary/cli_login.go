@@ -20,7 +20,7 @@ import (
 
 func newLoginCmd(o *cliOpts) *cobra.Command {
 	var useOIDC bool
-	var envFile string
+	var envFile, product string
 	cmd := &cobra.Command{
 		Use:   "login --oidc",
 		Short: "Exchange the CI job's OIDC ID token for a short-lived token",
@@ -44,7 +44,7 @@ does this by itself when RELIQUARY_TOKEN is not set.`,
 			if err != nil {
 				return err
 			}
-			ex, err := exchangeIDToken(cmd, o, c)
+			ex, err := exchangeIDToken(cmd, o, c, product)
 			if err != nil {
 				return err
 			}
@@ -66,19 +66,20 @@ does this by itself when RELIQUARY_TOKEN is not set.`,
 		},
 	}
 	cmd.Flags().BoolVar(&useOIDC, "oidc", false, "exchange the CI job's OIDC ID token (required)")
+	cmd.Flags().StringVar(&product, "product", "", "the product to log in to, when several trust the workflow (default: the one that matches)")
 	cmd.Flags().StringVar(&envFile, "write-env", "", "append RELIQUARY_TOKEN=<token> to this file instead of printing it (e.g. $GITHUB_ENV)")
 	return o.bind(cmd)
 }
 
 // exchangeIDToken finds the job's ID token and exchanges it.
-func exchangeIDToken(cmd *cobra.Command, o *cliOpts, c *client.Client) (*client.OIDCExchange, error) {
+func exchangeIDToken(cmd *cobra.Command, o *cliOpts, c *client.Client, product string) (*client.OIDCExchange, error) {
 	ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 	defer cancel()
 	idToken, source, err := client.IDTokenFromEnv(ctx, os.Getenv, nil)
 	if err != nil {
 		return nil, err
 	}
-	ex, err := c.ExchangeOIDC(ctx, idToken)
+	ex, err := c.ExchangeOIDC(ctx, idToken, product)
 	if err != nil {
 		return nil, fmt.Errorf("exchange the ID token from %s: %w", source, err)
 	}
@@ -89,14 +90,14 @@ func exchangeIDToken(cmd *cobra.Command, o *cliOpts, c *client.Client) (*client.
 // oidcFallback is push's hook: with no token given (--token or
 // RELIQUARY_TOKEN) but a CI ID token in the environment, it exchanges the
 // ID token and returns a client that uses the minted token.
-func (o *cliOpts) oidcFallback(cmd *cobra.Command, c *client.Client) (*client.Client, error) {
+func (o *cliOpts) oidcFallback(cmd *cobra.Command, c *client.Client, product string) (*client.Client, error) {
 	if o.token != "" || os.Getenv("RELIQUARY_TOKEN") != "" {
 		return c, nil
 	}
 	if strings.TrimSpace(os.Getenv("RELIQUARY_ID_TOKEN")) == "" && os.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL") == "" {
 		return c, nil
 	}
-	ex, err := exchangeIDToken(cmd, o, c)
+	ex, err := exchangeIDToken(cmd, o, c, product)
 	if err != nil {
 		return nil, err
 	}

@@ -96,7 +96,7 @@ func runPush(cmd *cobra.Command, o *cliOpts, f *pushFlags, r ref, paths []string
 	if err != nil {
 		return err
 	}
-	if c, err = o.oidcFallback(cmd, c); err != nil { // trusted publishing (cli_login.go)
+	if c, err = o.oidcFallback(cmd, c, r.product); err != nil { // trusted publishing (cli_login.go)
 		return err
 	}
 	ctx := cmd.Context()

@@ -333,12 +333,18 @@ type OIDCExchange struct {
 
 // ExchangeOIDC mints a product-scoped token for a verified ID token that a
 // trusted publisher accepts. The ID token's jti is remembered until its
-// expiry in the same transaction, so it is exchanged at most once. When
-// several publishers match, the one with the most claims wins (then the
-// oldest).
-func (s *Service) ExchangeOIDC(_ context.Context, id OIDCIdentity) (*OIDCExchange, error) {
+// expiry in the same transaction, so it is exchanged at most once. product,
+// when set, considers only that product's publishers (a workflow trusted
+// by several products chooses); when several publishers match, the one
+// with the most claims wins (then the oldest).
+func (s *Service) ExchangeOIDC(_ context.Context, id OIDCIdentity, product string) (*OIDCExchange, error) {
 	if id.Issuer == "" || id.Subject == "" || id.JTI == "" {
 		return nil, withDetails(ErrInvalidInput, "the ID token needs iss, sub and jti", nil)
+	}
+	if product != "" {
+		if err := ValidateProductName(product); err != nil {
+			return nil, err
+		}
 	}
 	now := s.clock()
 	ttl := s.oidcTTL
@@ -361,7 +367,7 @@ func (s *Service) ExchangeOIDC(_ context.Context, id OIDCIdentity) (*OIDCExchang
 		}
 		var best *TrustedPublisher
 		var bestMatched map[string]string
-		if err := ptx.Publishers("", func(p *TrustedPublisher) bool {
+		if err := ptx.Publishers(product, func(p *TrustedPublisher) bool {
 			m, ok := p.matches(id)
 			if ok && (best == nil || len(p.Claims) > len(best.Claims) ||
 				len(p.Claims) == len(best.Claims) && p.CreatedAt.Before(best.CreatedAt)) {
