@@ -388,7 +388,7 @@ func (s *Service) ExchangeOIDC(_ context.Context, id OIDCIdentity, product strin
 		expires := now.Add(ttl)
 		name := "oidc:" + id.Subject
 		if len(name) > 200 {
-			name = name[:200]
+			name = strings.ToValidUTF8(name[:200], "")
 		}
 		t := &Token{ID: newTokenID(), Name: name, Role: best.Role, Products: []string{best.Product},
 			SecretHash: hex.EncodeToString(HashSecret(secret)), CreatedBy: "oidc:" + best.ID, CreatedAt: now,
