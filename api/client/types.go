@@ -226,6 +226,8 @@ type TokenInput struct {
 	Name     string   `json:"name"`
 	Role     string   `json:"role"`
 	Products []string `json:"products,omitempty"`
+	// TTL, when set, makes the token expire ("720h", "90m").
+	TTL string `json:"ttl,omitempty"`
 }
 
 // Token is an API token as the server shows it. Secret is set only in the
@@ -238,6 +240,9 @@ type Token struct {
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
 	Secret    string    `json:"secret,omitempty"`
+	// Lifetimes: nil when the token never expires or was never used.
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // SigningKey is one verification key of GET /signing/keys.

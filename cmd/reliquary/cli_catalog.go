@@ -294,6 +294,7 @@ publisher, release-manager, admin. --product confines the token to products.`,
 	create.Flags().StringVar(&in.Name, "name", "", "who the token acts for (required)")
 	create.Flags().StringVar(&in.Role, "role", "", "reader, deployer, publisher, release-manager or admin (required)")
 	create.Flags().StringSliceVar(&in.Products, "product", nil, "confine the token to this product (repeatable)")
+	create.Flags().StringVar(&in.TTL, "ttl", "", "expire the token after this long, e.g. 720h (default: never)")
 
 	list := &cobra.Command{
 		Use:     "list",
@@ -310,9 +311,10 @@ publisher, release-manager, admin. --product confines the token to products.`,
 				return err
 			}
 			return o.emit(cmd, ts, func(w io.Writer) {
-				fmt.Fprintln(w, "ID\tNAME\tROLE\tPRODUCTS\tCREATED BY\tCREATED")
+				fmt.Fprintln(w, "ID\tNAME\tROLE\tPRODUCTS\tCREATED BY\tCREATED\tEXPIRES\tLAST USED")
 				for _, t := range ts {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, dash(strings.Join(t.Products, ",")), t.CreatedBy, shortTime(t.CreatedAt))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, dash(strings.Join(t.Products, ",")), t.CreatedBy, shortTime(t.CreatedAt),
+						optTime(t.ExpiresAt), optTime(t.LastUsedAt))
 				}
 			})
 		},

@@ -58,7 +58,8 @@ var (
 	allBuckets = [][]byte{bucketMeta, bucketProducts, bucketReleases, bucketArtifacts,
 		bucketTokens, bucketTokenHashes, bucketJournal, bucketWebhooks, bucketHookState, bucketHookLog,
 		bucketBaselines, bucketIdxChangeID, bucketIdxCIID, bucketIdxLabel, bucketDeployments,
-		bucketIdxDeployProduct, bucketIdxDeployRelease, bucketIdxDeployEnv, bucketIdxDeployTarget, bucketEnvironments}
+		bucketIdxDeployProduct, bucketIdxDeployRelease, bucketIdxDeployEnv, bucketIdxDeployTarget, bucketEnvironments,
+		bucketPublishers, bucketOIDCSeen}
 
 	// unjournaledBuckets are written outside the journal's changes: the
 	// journal itself, the meta bucket and operational state.
@@ -201,3 +202,12 @@ func attestationTypePrefix(product string, vkey []byte, predicateType string) []
 func hasPrefix(k, prefix []byte) bool {
 	return len(k) >= len(prefix) && strings.HasPrefix(string(k), string(prefix))
 }
+
+// Buckets of trusted publishing (publishers.go), both journaled:
+//
+//	publishers  <product> 0x00 <publisher id>   → TrustedPublisher JSON
+//	oidc_seen   hex(sha256(issuer 0x00 jti))    → {"expires_at": time} (replay memory)
+var (
+	bucketPublishers = []byte("publishers")
+	bucketOIDCSeen   = []byte("oidc_seen")
+)
