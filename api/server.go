@@ -55,6 +55,8 @@ type Config struct {
 	// (0: DefaultMaxUploadsPerToken; negative: no limit).
 	MaxUploadsPerToken int
 	Logger             *slog.Logger
+	// UISessionTTL is how long a web UI session lives unused (default 8h).
+	UISessionTTL time.Duration
 }
 
 // Server holds the handlers' dependencies.
@@ -78,6 +80,8 @@ type Server struct {
 	bytesIn  prometheus.Counter
 	bytesOut prometheus.Counter
 	uploads  *uploadLimiter
+
+	uiSessionTTL time.Duration
 }
 
 // New builds the server and its metrics.
@@ -85,7 +89,8 @@ func New(cfg Config) *Server {
 	s := &Server{lib: cfg.Library, index: cfg.Index, store: cfg.Store, pubKey: cfg.PublicKeyPEM, keyring: cfg.Keyring, bundler: cfg.Bundler,
 		journal: cfg.Journal, notifier: cfg.Notifier,
 		anonRead: cfg.AnonymousRead, redirect: cfg.Downloads == DownloadsRedirect,
-		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken)}
+		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken),
+		uiSessionTTL: cfg.UISessionTTL}
 	if s.notifier == nil {
 		s.notifier = journal.NewNotifier()
 	}
@@ -127,6 +132,7 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.Routes() {
 		r.Handle(rt.Method, rt.Path, s.authorize(rt), rt.Handler)
 	}
+	s.mountUI(r)
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, CodeNotFound, "no such route: "+c.Request.Method+" "+c.Request.URL.Path, nil)
 	})
