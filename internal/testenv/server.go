@@ -33,6 +33,8 @@ type ServerOptions struct {
 	DataDir string
 	// S3 reuses a bucket (a restart); nil makes a new one.
 	S3 *s3.Config
+	// UISessionTTL is the web UI's session lifetime (0: the default).
+	UISessionTTL time.Duration
 }
 
 // Server is a real Reliquary server on a loopback port: a bbolt file and a
@@ -104,7 +106,7 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 	notifier := journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
-		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier})
+		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier, UISessionTTL: o.UISessionTTL})
 	hs := httptest.NewServer(srv.Handler())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
