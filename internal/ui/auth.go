@@ -34,7 +34,8 @@ func (u *UI) signedIn(h handler) http.HandlerFunc {
 			}
 		}
 		if !ok {
-			u.clearCookie(w, r, sessionCookie)
+			// The stale cookie stays until the next sign-in replaces it, so
+			// the sign-in page can say the session ended.
 			if r.Method == http.MethodGet && !strings.HasSuffix(r.URL.Path, "/feed") && !strings.HasSuffix(r.URL.Path, ".svg") {
 				q := url.Values{"next": {r.URL.RequestURI()}}
 				if had {

@@ -79,7 +79,9 @@ func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 
 func (b *browser) text(sel string) string {
 	b.t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
 		b.t.Fatalf("text of %s: %v", sel, err)
 	}
@@ -88,7 +90,9 @@ func (b *browser) text(sel string) string {
 
 func (b *browser) attr(sel, name string) string {
 	b.t.Helper()
-	a, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	a, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
 	if err != nil {
 		b.t.Fatalf("attribute %s of %s: %v", name, sel, err)
 	}
