@@ -189,7 +189,7 @@ func (b *browser) act(action string, fields map[string]string) {
 // story is a library with a history: product hr with released 1.0.0 and
 // 1.1.0, a draft 1.2.0 that alice made, deployments and a baseline.
 type story struct {
-	srv                 *testenv.Server
+	srv                  *testenv.Server
 	alice, bob, deployer string // token secrets
 }
 
@@ -471,6 +471,5 @@ func ticket(t *testing.T, base, secret string) string {
 	}
 	return out.URL
 }
-
 
 func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }

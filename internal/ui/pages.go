@@ -88,12 +88,13 @@ func (u *UI) summary(r *http.Request, s *session, p *library.Product) (productSu
 }
 
 type productData struct {
-	productSummary
+	Product  *library.Product
 	Lines    template.HTML
 	Releases []*library.Release
 	Next     string
 	Filter   library.ReleaseFilter
 	Filtered bool
+	Partial  bool // the filtered page stopped at scanLimit releases
 	States   []library.State
 	Types    []library.ReleaseType
 	NextURL  string
@@ -110,17 +111,31 @@ func (u *UI) productPage(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
 	f := library.ReleaseFilter{State: library.State(q.Get("state")), Type: library.ReleaseType(q.Get("type")),
 		Constraint: q.Get("constraint"), Label: q.Get("label"), Cursor: q.Get("cursor"), Limit: pageSize}
-	list, next, err := u.lib.Releases(r.Context(), name, f)
-	if err != nil {
-		u.fail(w, r, s, err)
-		return
+	var list []*library.Release
+	var next string
+	partial := false
+	if f.State != "" || f.Type != "" || f.Constraint != "" || f.Label != "" {
+		if f.Cursor != "" {
+			if _, err := library.ParseVersion(f.Cursor); err != nil {
+				u.fail(w, r, s, err)
+				return
+			}
+		}
+		fp, err := u.filteredReleases(r.Context(), name, f, pageSize)
+		if err != nil {
+			u.fail(w, r, s, err)
+			return
+		}
+		list, next, partial = fp.List, fp.Next, fp.Partial
+	} else {
+		var err error
+		list, next, err = u.lib.Releases(r.Context(), name, f)
+		if err != nil {
+			u.fail(w, r, s, err)
+			return
+		}
 	}
-	sum, err := u.summary(r, s, p)
-	if err != nil {
-		u.fail(w, r, s, err)
-		return
-	}
-	d := productData{productSummary: sum, Releases: list, Next: next, Filter: f,
+	d := productData{Product: p, Releases: list, Next: next, Filter: f, Partial: partial,
 		Filtered: f.State != "" || f.Type != "" || f.Constraint != "" || f.Label != "" || f.Cursor != "",
 		States:   []library.State{library.StateDraft, library.StateCandidate, library.StateApproved, library.StateReleased, library.StateWithdrawn},
 		Types:    []library.ReleaseType{library.TypeMajor, library.TypeMinor, library.TypeEmergency}}

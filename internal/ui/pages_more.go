@@ -230,7 +230,12 @@ type eventsData struct {
 	Head   uint64
 }
 
-const eventsShown = 100
+// eventsShown is how many events the page shows; it reads back from the
+// head eventsPage at a time, at most 50 pages.
+const (
+	eventsShown = 100
+	eventsPage  = 200
+)
 
 func (u *UI) eventsPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if !u.allowed(s.pr, http.MethodGet, apiEvents, "") || u.cfg.Journal == nil {
@@ -244,8 +249,8 @@ func (u *UI) eventsPage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	d := eventsData{Head: head}
 	// Walk back from the head in bounded pages until enough are visible.
-	for end := head; end > 0 && len(d.Events) < eventsShown && head-end < 20*library.MaxPage; {
-		start := end - min(end, library.MaxPage)
+	for end := head; end > 0 && len(d.Events) < eventsShown && head-end < 50*eventsPage; {
+		start := end - min(end, eventsPage)
 		evs, err := u.cfg.Journal.EventsAfter(start, int(end-start))
 		if err != nil {
 			u.fail(w, r, s, err)
