@@ -473,3 +473,57 @@ func ticket(t *testing.T, base, secret string) string {
 }
 
 func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
+
+// unlabelled counts visible form fields without a label (WCAG 1.3.1).
+const unlabelled = `[...document.querySelectorAll('input:not([type=hidden]), select, textarea')].filter(e => !e.labels || e.labels.length === 0).length`
+
+// overflow reports whether the page is wider than the window (a phone
+// would have to scroll sideways).
+const overflow = `document.documentElement.scrollWidth > window.innerWidth + 1`
+
+// TestUIPhoneAndKeyboard signs in with the keyboard only at a phone's
+// width (390×844), then opens every page: none is wider than the screen
+// and every field has a label. With RELIQUARY_SCREENSHOTS=1 it saves the
+// phone views too.
+func TestUIPhoneAndKeyboard(t *testing.T) {
+	st := setup(t, 0)
+	base := st.srv.URL
+	b := newBrowser(t, 390, 844)
+	b.do("keyboard sign-in", chromedp.Navigate(base+"/ui/"), chromedp.WaitVisible(chromedp.CSS(`#token`)),
+		// The field has focus (autofocus): type the token and press Enter.
+		chromedp.SendKeys(chromedp.CSS(`#token`), st.bob+"\r"),
+		chromedp.WaitVisible(chromedp.CSS(`form[data-action="logout"]`)))
+	pages := []struct{ name, path string }{
+		{"products", "/ui/products"},
+		{"product", "/ui/products/hr"},
+		{"release", "/ui/products/hr/releases/1.2.0"},
+		{"approvals", "/ui/approvals"},
+		{"baselines", "/ui/baselines"},
+		{"baseline-diff", "/ui/baselines/2026-q3/diff/2026-q4"},
+		{"environment", "/ui/environments/production"},
+		{"events", "/ui/events"},
+	}
+	for _, p := range pages {
+		b.do(p.name, chromedp.Navigate(base+p.path), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
+		n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](unlabelled))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%s: %d form fields without a label", p.path, n)
+		}
+		wide, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](overflow))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wide {
+			t.Errorf("%s is wider than a phone's screen", p.path)
+		}
+		if p.name == "products" || p.name == "release" {
+			b.screenshot("phone-" + p.name)
+		}
+	}
+	if v := b.cspViolations(); len(v) > 0 {
+		t.Errorf("CSP violations: %v", v)
+	}
+}
