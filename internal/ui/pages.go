@@ -23,9 +23,12 @@ const (
 )
 
 // window is how many of a product's newest releases the overview pages
-// look at for pending approvals: one index walk of bounded length, so
-// pages stay fast with any number of releases.
-const window = library.MaxPage
+// (products, my approvals, the lines picture) look at: one index walk of
+// bounded length, so pages stay fast with any number of releases. A
+// maintained line's current release is its highest released version, so
+// it sits among the newest releases unless hundreds of newer versions of
+// other lines were made since.
+const window = 500
 
 type productSummary struct {
 	Product     *library.Product
@@ -57,24 +60,19 @@ func (u *UI) productsPage(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 // summary is a product's current releases (one per maintained line),
-// releases waiting for approval or promotion, and latest deployments.
+// releases waiting for approval or promotion (both among the newest
+// window releases), and latest deployments.
 func (u *UI) summary(r *http.Request, s *session, p *library.Product) (productSummary, error) {
 	sum := productSummary{Product: p}
-	released, _, err := u.lib.Releases(r.Context(), p.Name, library.ReleaseFilter{State: library.StateReleased, Limit: window})
-	if err != nil {
-		return sum, err
-	}
-	for _, rel := range released {
-		if rel.SupersededBy == "" && !rel.Prerelease {
-			sum.Current = append(sum.Current, rel)
-		}
-	}
 	recent, _, err := u.lib.Releases(r.Context(), p.Name, library.ReleaseFilter{Limit: window})
 	if err != nil {
 		return sum, err
 	}
 	for _, rel := range recent {
-		if rel.State == library.StateCandidate || rel.State == library.StateApproved {
+		switch {
+		case rel.State == library.StateReleased && rel.SupersededBy == "" && !rel.Prerelease:
+			sum.Current = append(sum.Current, rel)
+		case rel.State == library.StateCandidate || rel.State == library.StateApproved:
 			sum.Pending = append(sum.Pending, rel)
 		}
 	}

@@ -47,9 +47,10 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
-	"pathq": url.PathEscape,
-	"query": url.QueryEscape,
-	"join":  strings.Join,
+	"pathq":  url.PathEscape,
+	"query":  url.QueryEscape,
+	"join":   strings.Join,
+	"window": func() int { return window },
 }
 
 func humanSize(n int64) string {
