@@ -21,6 +21,8 @@ func newUILoginCmd(o *cliOpts) *cobra.Command {
 		Long: `Print a one-time link that signs a browser in to the web UI (/ui/) as the
 holder of the current token. The link works once, within two minutes; the
 token itself never appears in the browser's history.`,
+		Example: `  RELIQUARY_URL=https://reliquary.example.com RELIQUARY_TOKEN=rlq_... reliquary ui-login
+  xdg-open "$(reliquary ui-login --quiet)"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := o.client() // validates --url / RELIQUARY_URL
