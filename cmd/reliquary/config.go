@@ -47,6 +47,8 @@ type serveConfig struct {
 	MemoryLimit string `yaml:"memory-limit"`
 	// ReadHeaderTimeout is hidden: tests shorten it (slow-loris test).
 	ReadHeaderTimeout time.Duration `yaml:"read-header-timeout"`
+	// UISessionTTL is how long a web UI session lives unused.
+	UISessionTTL time.Duration `yaml:"ui-session-ttl"`
 }
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
@@ -66,6 +68,7 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxUploadsPerToken, "max-uploads-per-token", api.DefaultMaxUploadsPerToken, "uploads one token may stream at once; more answer 429 TOO_MANY_UPLOADS")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send its request headers")
 	_ = fs.MarkHidden("read-header-timeout")
+	fs.DurationVar(&c.UISessionTTL, "ui-session-ttl", 8*time.Hour, "how long a web UI (/ui/) session lives without use")
 }
 
 // bindStoreFlags binds the settings that locate the index and the store
@@ -186,6 +189,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.ReadHeaderTimeout <= 0 {
 		errs = append(errs, errors.New("--read-header-timeout must be positive"))
+	}
+	if c.UISessionTTL < time.Minute || c.UISessionTTL > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("--ui-session-ttl %s must be between 1m and 168h", c.UISessionTTL))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))

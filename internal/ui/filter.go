@@ -13,7 +13,7 @@ import (
 // rarely would otherwise walk every release of the product; instead the
 // page shows what it found among the next scanLimit releases (newest
 // first, by the index cursor) and links onwards from where it stopped.
-const scanLimit = 3000
+const scanLimit = 1000
 
 // filterPage is one page of a filtered release list.
 type filterPage struct {
