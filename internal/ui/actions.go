@@ -46,6 +46,10 @@ func (u *UI) action(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, r, s, err)
 		return
 	}
+	if _, err := library.ParseVersion(version); err != nil {
+		u.fail(w, r, s, err)
+		return
+	}
 	back := Prefix + "/products/" + url.PathEscape(name) + "/releases/" + url.PathEscape(version)
 	if !u.allowed(s.pr, http.MethodPost, route, name) {
 		need := library.RoleAdmin

@@ -22,7 +22,7 @@ import (
 // (versions i/1000 . i/10%100 . i%10): the newest 20 are candidates, every
 // 50th is withdrawn, the rest released with supersession computed by the
 // library's own function, each with one artifact.
-func populateBig(b *testing.B, srv *testenv.Server, n int) []string {
+func populateBig(b testing.TB, srv *testenv.Server, n int) []string {
 	b.Helper()
 	now := time.Now().UTC()
 	versions := make([]string, n)

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/reliquary/reliquary/internal/library"
+	"github.com/reliquary/reliquary/internal/testenv"
 )
 
 // formClient is a browser without a browser: a cookie jar and forms.
@@ -233,5 +234,111 @@ func TestUINoMoreThanAPI(t *testing.T) {
 	}
 	if _, _, body := s.get("/ui/baselines"); strings.Contains(body, "2026-q3") {
 		t.Error("a baseline with a member outside the scope is shown")
+	}
+}
+
+// TestUIHostileInput: bad names, versions, cursors, filters and oversized
+// forms get a clear 4xx page with a code, never a 500, and change nothing.
+func TestUIHostileInput(t *testing.T) {
+	st := setup(t, 0)
+	c := newFormClient(t, st.srv.URL)
+	c.login(st.bob)
+	for _, path := range []string{
+		"/ui/products/NOT..valid",
+		"/ui/products/nope",
+		"/ui/products/hr/releases/v1",
+		"/ui/products/hr/releases/9.9.9",
+		"/ui/products/hr?cursor=banana",
+		"/ui/products/hr?state=bogus",
+		"/ui/products/hr?type=bogus",
+		"/ui/products/hr?constraint=%3E%3E%3E",
+		"/ui/products/hr?label=nocolon",
+		"/ui/products/hr?state=released&cursor=x.y",
+		"/ui/baselines/nope/diff/2026-q4",
+		"/ui/baselines/" + strings.Repeat("a", 300) + "/diff/x",
+		"/ui/environments/" + url.PathEscape("bad env!"),
+		"/ui/environments/nowhere",
+		"/ui/events/feed?after=18446744073709551616",
+		"/ui/events/feed?after=-1",
+		"/ui/no-such-page",
+	} {
+		status, _, body := c.get(path)
+		if status < 400 || status >= 500 {
+			t.Errorf("GET %s: %d, want a 4xx", path, status)
+		}
+		if !strings.Contains(body, `data-error-code="`) && !strings.Contains(body, `"code":`) {
+			t.Errorf("GET %s: the answer names no error code:\n%.300s", path, body)
+		}
+	}
+	_, _, page := c.get("/ui/products/payroll/releases/3.6.0")
+	token := csrfOf(t, page)
+	for name, form := range map[string]url.Values{
+		"huge form":       {"csrf": {token}, "confirm": {"yes"}, "comment": {strings.Repeat("x", 100<<10)}},
+		"long comment":    {"csrf": {token}, "confirm": {"yes"}, "comment": {strings.Repeat("x", 5000)}},
+		"control comment": {"csrf": {token}, "confirm": {"yes"}, "comment": {"a\x00b"}},
+	} {
+		status, _, _ := c.post("/ui/products/payroll/releases/3.6.0/approve", form, nil)
+		if status >= 500 {
+			t.Errorf("%s: %d", name, status)
+		}
+	}
+	for _, path := range []string{"/ui/products/payroll/releases/3.6.0/explode", "/ui/products/BAD..name/releases/1.0.0/approve", "/ui/products/payroll/releases/v1/approve"} {
+		status, _, _ := c.post(path, url.Values{"csrf": {token}, "confirm": {"yes"}}, nil)
+		if status < 400 || status >= 500 {
+			t.Errorf("POST %s: %d, want a 4xx", path, status)
+		}
+	}
+	if got := releaseState(t, st, "payroll", "3.6.0"); got != library.StateCandidate {
+		t.Fatalf("hostile posts changed payroll@3.6.0 to %s", got)
+	}
+}
+
+var rowRe = regexp.MustCompile(`<tr data-release="big@([^"]+)" data-state="([^"]+)">`)
+var nextRe = regexp.MustCompile(`<a rel="next" href="([^"]+)">`)
+
+// TestUIFilteredPaging: a filtered release list pages newest first through
+// every match, each page looking at a bounded window of the index, with no
+// release twice and none left out; the plain list pages by the cursor.
+func TestUIFilteredPaging(t *testing.T) {
+	srv := testenv.StartServer(t, testenv.ServerOptions{})
+	versions := populateBig(t, srv, 2500)
+	c := newFormClient(t, srv.URL)
+	c.login(srv.AdminToken)
+	collect := func(path string) (got []string, pages int) {
+		for path != "" {
+			status, _, body := c.get(path)
+			if status != http.StatusOK {
+				t.Fatalf("GET %s: %d", path, status)
+			}
+			pages++
+			for _, m := range rowRe.FindAllStringSubmatch(body, -1) {
+				got = append(got, m[1]+" "+m[2])
+			}
+			path = ""
+			if m := nextRe.FindStringSubmatch(body); m != nil {
+				path = strings.ReplaceAll(m[1], "&amp;", "&")
+			}
+		}
+		return got, pages
+	}
+	var want []string
+	for i := len(versions) - 1; i >= 0; i-- {
+		if i%50 == 49 && i < len(versions)-20 {
+			want = append(want, versions[i]+" withdrawn")
+		}
+	}
+	got, pages := collect("/ui/products/big?state=withdrawn")
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("withdrawn releases over %d pages:\n got %v\nwant %v", pages, got, want)
+	}
+	if pages < 3 {
+		t.Errorf("%d pages for 2,500 releases: the filter did not stop at its scan window", pages)
+	}
+	all, pages := collect("/ui/products/big")
+	if len(all) != len(versions) || pages != len(versions)/50 {
+		t.Fatalf("plain list: %d releases in %d pages, want %d in %d", len(all), pages, len(versions), len(versions)/50)
+	}
+	if all[0] != versions[len(versions)-1]+" candidate" {
+		t.Errorf("first row %q, want the newest candidate", all[0])
 	}
 }
