@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
@@ -41,4 +42,20 @@ func FuzzReleaseFilter(f *testing.F) {
 			m(r)
 		}
 	})
+}
+
+func TestFeedLinks(t *testing.T) {
+	for _, c := range []struct{ typ, subject, want string }{
+		{"release.sealed", "hr@1.2.0", "/ui/products/hr/releases/1.2.0"},
+		{"release.artifact_uploaded", "hr@1.2.0/hr.tar.gz", "/ui/products/hr/releases/1.2.0"},
+		{"deployment.recorded", "hr@1.0.0", "/ui/products/hr/releases/1.0.0"},
+		{"product.created", "hr", "/ui/products/hr"},
+		{"baseline.created", "2026-q3", "/ui/baselines"},
+		{"token.created", "alice", ""},
+		{"release.sealed", "hr@not a version", ""},
+	} {
+		if got := toFeed(&journal.Event{Type: c.typ, Subject: c.subject}).Link; got != c.want {
+			t.Errorf("%s %s: link %q, want %q", c.typ, c.subject, got, c.want)
+		}
+	}
 }

@@ -217,12 +217,23 @@ func visibleEvent(pr library.Principal, e *journal.Event) bool {
 
 func toFeed(e *journal.Event) feedEvent {
 	f := feedEvent{Seq: e.Seq, Time: e.Time.UTC().Format("2006-01-02 15:04:05Z"), Actor: e.Actor, Type: e.Type, Subject: e.Subject}
-	if p, v, ok := strings.Cut(e.Subject, "@"); ok && library.ValidateProductName(p) == nil && strings.HasPrefix(e.Type, "release.") {
+	p, rest, ok := strings.Cut(e.Subject, "@")
+	v, _, _ := strings.Cut(rest, "/") // release.artifact_* subjects are p@v/name
+	switch {
+	case ok && (strings.HasPrefix(e.Type, "release.") || strings.HasPrefix(e.Type, "deployment.")) &&
+		library.ValidateProductName(p) == nil && validVersion(v):
 		f.Link = Prefix + "/products/" + url.PathEscape(p) + "/releases/" + url.PathEscape(v)
-	} else if strings.HasPrefix(e.Type, "product.") && library.ValidateProductName(e.Subject) == nil {
+	case strings.HasPrefix(e.Type, "product.") && library.ValidateProductName(e.Subject) == nil:
 		f.Link = Prefix + "/products/" + url.PathEscape(e.Subject)
+	case strings.HasPrefix(e.Type, "baseline."):
+		f.Link = Prefix + "/baselines"
 	}
 	return f
+}
+
+func validVersion(v string) bool {
+	_, err := library.ParseVersion(v)
+	return err == nil
 }
 
 type eventsData struct {
