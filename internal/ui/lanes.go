@@ -22,7 +22,6 @@ const (
 	laneHeight   = 30
 	labelWidth   = 110
 	pointStep    = 26
-	svgWidth     = labelWidth + maxPoints*pointStep + 40
 	legendHeight = 40
 )
 
@@ -51,11 +50,17 @@ func (u *UI) lines(r *http.Request, p *library.Product) (template.HTML, error) {
 	if err != nil {
 		return "", err
 	}
-	return drawLines(p.Name, recent), nil
+	return drawLines(p.Name, recent, false), nil
 }
 
-// drawLines draws the lanes of rels (any order) as an inline SVG.
-func drawLines(product string, rels []*library.Release) template.HTML {
+// drawLines draws the lanes of rels (any order) as an inline SVG; compact
+// is the small picture of the products page (fewer points, no legend).
+func drawLines(product string, rels []*library.Release, compact bool) template.HTML {
+	lanesMax, pointsMax, labelW, legendH := maxLanes, maxPoints, labelWidth, legendHeight
+	if compact {
+		lanesMax, pointsMax, labelW, legendH = 5, 10, 70, 0
+	}
+	width := labelW + pointsMax*pointStep + 40
 	byLine := map[[2]uint64]*lane{}
 	for _, r := range rels {
 		v, err := library.ParseVersion(r.Version)
@@ -80,15 +85,16 @@ func drawLines(product string, rels []*library.Release) template.HTML {
 	slices.SortFunc(lanes, func(a, b *lane) int {
 		return cmp.Or(cmp.Compare(b.major, a.major), cmp.Compare(b.minor, a.minor))
 	})
-	if len(lanes) > maxLanes {
-		lanes = lanes[:maxLanes]
+	if len(lanes) > lanesMax {
+		lanes = lanes[:lanesMax]
 	}
-	height := len(lanes)*laneHeight + legendHeight + 10
+	height := len(lanes)*laneHeight + legendH + 10
 	var b strings.Builder
 	title := "Lines of " + product
-	fmt.Fprintf(&b, `<svg class="lines" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" aria-labelledby="lines-title lines-desc">`, svgWidth, height)
-	fmt.Fprintf(&b, `<title id="lines-title">%s</title>`, html.EscapeString(title))
-	fmt.Fprintf(&b, `<desc id="lines-desc">%d lines, newest first; green: current, grey: superseded, red cross: withdrawn, blue ring: not yet released.</desc>`, len(lanes))
+	id := html.EscapeString("lines-" + product) // product names are [a-z0-9._-]: a valid id
+	fmt.Fprintf(&b, `<svg class="lines" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" aria-labelledby="%s-title %s-desc">`, width, height, id, id)
+	fmt.Fprintf(&b, `<title id="%s-title">%s</title>`, id, html.EscapeString(title))
+	fmt.Fprintf(&b, `<desc id="%s-desc">%d lines, newest first; green: current, grey: superseded, red cross: withdrawn, blue ring: not yet released.</desc>`, id, len(lanes))
 	if len(lanes) == 0 {
 		fmt.Fprintf(&b, `<text x="10" y="24" class="lane-label">No releases yet.</text>`)
 	}
@@ -100,23 +106,23 @@ func drawLines(product string, rels []*library.Release) template.HTML {
 			cls += " maintained"
 		}
 		if l.major != prevMajor && i > 0 {
-			fmt.Fprintf(&b, `<line class="major-sep" x1="0" x2="%d" y1="%d" y2="%d"/>`, svgWidth, y-laneHeight/2, y-laneHeight/2)
+			fmt.Fprintf(&b, `<line class="major-sep" x1="0" x2="%d" y1="%d" y2="%d"/>`, width, y-laneHeight/2, y-laneHeight/2)
 		}
 		prevMajor = l.major
 		fmt.Fprintf(&b, `<g class="%s" data-line="%d.%d">`, cls, l.major, l.minor)
 		fmt.Fprintf(&b, `<text class="lane-label" x="8" y="%d">%d.%d%s</text>`, y+4, l.major, l.minor, map[bool]string{true: " ●", false: ""}[l.maintained])
-		fmt.Fprintf(&b, `<line class="lane-line" x1="%d" x2="%d" y1="%d" y2="%d"/>`, labelWidth-10, svgWidth-20, y, y)
+		fmt.Fprintf(&b, `<line class="lane-line" x1="%d" x2="%d" y1="%d" y2="%d"/>`, labelW-10, width-20, y, y)
 		pts := l.points
 		slices.SortFunc(pts, func(a, c *library.Release) int {
 			va, _ := library.ParseVersion(a.Version)
 			vc, _ := library.ParseVersion(c.Version)
 			return va.Compare(vc)
 		})
-		if len(pts) > maxPoints {
-			pts = pts[len(pts)-maxPoints:]
+		if len(pts) > pointsMax {
+			pts = pts[len(pts)-pointsMax:]
 		}
 		for j, r := range pts {
-			x := labelWidth + j*pointStep + 6
+			x := labelW + j*pointStep + 6
 			pc := pointClass(r)
 			href := Prefix + "/products/" + url.PathEscape(product) + "/releases/" + url.PathEscape(r.Version)
 			label := r.Version + ": " + string(r.State)
@@ -139,6 +145,10 @@ func drawLines(product string, rels []*library.Release) template.HTML {
 			b.WriteString(`</a>`)
 		}
 		b.WriteString(`</g>`)
+	}
+	if compact {
+		b.WriteString(`</svg>`)
+		return template.HTML(b.String())
 	}
 	ly := len(lanes)*laneHeight + 26
 	fmt.Fprintf(&b, `<g class="legend"><circle class="pt-current" cx="14" cy="%d" r="7"/><text x="26" y="%d">current</text>`, ly, ly+4)

@@ -32,6 +32,7 @@ const window = 500
 
 type productSummary struct {
 	Product     *library.Product
+	Lines       template.HTML // the lines picture of the same window
 	Current     []*library.Release
 	Pending     []*library.Release
 	Deployments []*library.Deployment
@@ -68,6 +69,7 @@ func (u *UI) summary(r *http.Request, s *session, p *library.Product) (productSu
 	if err != nil {
 		return sum, err
 	}
+	sum.Lines = drawLines(p.Name, recent, true)
 	for _, rel := range recent {
 		switch {
 		case rel.State == library.StateReleased && rel.SupersededBy == "" && !rel.Prerelease:

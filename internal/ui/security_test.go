@@ -17,6 +17,7 @@ import (
 
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/testenv"
+	"github.com/reliquary/reliquary/internal/ui"
 )
 
 // formClient is a browser without a browser: a cookie jar and forms.
@@ -340,5 +341,52 @@ func TestUIFilteredPaging(t *testing.T) {
 	}
 	if all[0] != versions[len(versions)-1]+" candidate" {
 		t.Errorf("first row %q, want the newest candidate", all[0])
+	}
+}
+
+// TestUICookies: the session cookie is HttpOnly and SameSite=Strict, and
+// Secure when the UI is served over TLS; every page carries the CSP
+// without unsafe-inline.
+func TestUICookies(t *testing.T) {
+	st := setup(t, 0)
+	h := ui.New(ui.Config{Library: st.srv.Lib, Journal: st.srv.Index, Notifier: st.srv.Notifier,
+		Permission: func(string, string) library.Role { return library.RoleReader }})
+	for _, tlsOn := range []bool{false, true} {
+		var ts *httptest.Server
+		if tlsOn {
+			ts = httptest.NewTLSServer(h)
+		} else {
+			ts = httptest.NewServer(h)
+		}
+		c := newFormClient(t, ts.URL)
+		c.hc.Transport = ts.Client().Transport
+		_, _, page := c.get("/ui/login")
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/ui/login", strings.NewReader(url.Values{"csrf": {csrfOf(t, page)}, "token": {st.bob}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		u, _ := url.Parse(ts.URL + "/ui/")
+		for _, ck := range c.hc.Jar.Cookies(u) {
+			req.AddCookie(ck)
+		}
+		resp, err := c.hc.Transport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var session *http.Cookie
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "reliquary_session" && ck.Value != "" {
+				session = ck
+			}
+		}
+		if session == nil {
+			t.Fatalf("tls=%v: no session cookie (status %d)", tlsOn, resp.StatusCode)
+		}
+		if !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Secure != tlsOn || session.Path != "/ui/" {
+			t.Errorf("tls=%v: session cookie %+v", tlsOn, session)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("CSP %q", csp)
+		}
+		ts.Close()
 	}
 }

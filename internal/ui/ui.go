@@ -120,7 +120,7 @@ func (u *UI) routes() {
 }
 
 // csp allows only this origin: no inline script or style, no frames.
-const csp = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; " +
+const csp = "default-src 'self'; object-src 'none'; base-uri 'none'; " +
 	"form-action 'self'; frame-ancestors 'none'"
 
 // ServeHTTP serves /ui/...
