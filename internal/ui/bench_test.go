@@ -137,6 +137,7 @@ func BenchmarkUIPages(b *testing.B) {
 		{"approvals", "/ui/approvals"},
 		{"baselines", "/ui/baselines"},
 		{"baseline-diff", "/ui/baselines/before/diff/after"},
+		{"environments", "/ui/environments"},
 		{"environment", "/ui/environments/production"},
 		{"events", "/ui/events"},
 	}
