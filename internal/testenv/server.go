@@ -42,6 +42,8 @@ type ServerOptions struct {
 	OIDCMinKeyRefresh time.Duration
 	// Now is the library's clock (nil: time.Now); tests of age rules move it.
 	Now func() time.Time
+	// UISessionTTL is the web UI's session lifetime (0: the default).
+	UISessionTTL time.Duration
 }
 
 // Server is a real Reliquary server on a loopback port: a bbolt file and a
@@ -117,7 +119,7 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 	notifier := journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
-		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier, OIDC: verifier})
+		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier, OIDC: verifier, UISessionTTL: o.UISessionTTL})
 	hs := httptest.NewServer(srv.Handler())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
