@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -192,14 +193,26 @@ type releaseData struct {
 	Evidence   []evidence
 }
 
-// evidence is one attestation about a release. The library does not
-// expose evidence yet (DESIGN.md §12); the section is drawn empty and
-// releaseEvidence is the one place to fill it.
+// evidence is one attestation about a release (DESIGN.md §12), as the
+// release page lists it.
 type evidence struct {
 	Type, Digest, By, At string
 }
 
-func (u *UI) releaseEvidence(*library.Release) []evidence { return nil }
+// releaseEvidence lists the release's attestations, newest last; a failure
+// to read them leaves the section empty rather than the page broken.
+func (u *UI) releaseEvidence(ctx context.Context, rel *library.Release) []evidence {
+	atts, err := u.lib.Attestations(ctx, rel.Product, rel.Version)
+	if err != nil {
+		return nil
+	}
+	out := make([]evidence, 0, len(atts))
+	for _, a := range atts {
+		out = append(out, evidence{Type: a.PredicateType, Digest: a.Digest, By: a.UploadedBy + " (key " + a.Signer + ")",
+			At: a.UploadedAt.UTC().Format("2006-01-02 15:04:05Z")})
+	}
+	return out
+}
 
 // actionForms says which action forms the page shows.
 type actionForms struct {
@@ -220,7 +233,7 @@ func (u *UI) releasePage(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, r, s, err)
 		return
 	}
-	d := releaseData{Product: p, Release: rel, Evidence: u.releaseEvidence(rel)}
+	d := releaseData{Product: p, Release: rel, Evidence: u.releaseEvidence(r.Context(), rel)}
 	if u.allowed(s.pr, http.MethodGet, apiDeploys, name) {
 		d.Deployments, _, err = u.lib.Deployments(r.Context(), s.pr, library.DeploymentFilter{Product: name, Version: version, Limit: 20})
 		if err != nil {
