@@ -153,6 +153,9 @@ func Rebuild(path string, next func() (*journal.Event, error)) (uint64, error) {
 				if err := btx.Bucket(bucketJournal).Put(seqKey(e.Seq), raw); err != nil {
 					return err
 				}
+				if err := logAppend(btx, e); err != nil {
+					return fmt.Errorf("event %d: %w", e.Seq, err)
+				}
 				var data struct {
 					Changes []Change `json:"changes"`
 				}

@@ -46,6 +46,10 @@ type Mirror struct {
 	Log      *slog.Logger
 	// Interval is the longest pause between passes (default 1s).
 	Interval time.Duration
+	// Checkpoint, when set, is called after each pass with the number of
+	// events now mirrored: the signed log writes its checkpoint of that
+	// size next to them (DESIGN §12).
+	Checkpoint func(ctx context.Context, size uint64) error
 }
 
 // Lag is how many events are not mirrored yet.
@@ -107,6 +111,11 @@ func (m *Mirror) Pass(ctx context.Context) (int, error) {
 	}
 	if err := m.State.SetMirrorCursor(evs[len(evs)-1].Seq); err != nil {
 		return 0, err
+	}
+	if m.Checkpoint != nil {
+		if err := m.Checkpoint(ctx, evs[len(evs)-1].Seq); err != nil {
+			return 0, err
+		}
 	}
 	return len(evs), m.segments(ctx, evs[len(evs)-1].Seq)
 }
