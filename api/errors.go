@@ -62,6 +62,7 @@ const (
 	CodeEnvironmentNotFound = "ENVIRONMENT_NOT_FOUND"
 	CodeNotImplemented      = "NOT_IMPLEMENTED"
 	CodeInternal            = "INTERNAL"
+	CodeStatementNotFound   = "STATEMENT_NOT_FOUND"
 )
 
 // errorTable maps domain and storage errors (errors.Is) to status and code.

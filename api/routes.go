@@ -89,5 +89,10 @@ func (s *Server) Routes() []Route {
 
 		{http.MethodGet, APIPrefix + "/signing/key", anyone, s.signingKey},
 		{http.MethodGet, APIPrefix + "/signing/keys", anyone, s.signingKeys},
+		// The signed log and release statements (DESIGN §12, log.go).
+		{http.MethodGet, APIPrefix + "/log/checkpoint", reader, s.logCheckpoint},
+		{http.MethodGet, APIPrefix + "/log/proof/inclusion", reader, s.logInclusion},
+		{http.MethodGet, APIPrefix + "/log/proof/consistency", reader, s.logConsistency},
+		{http.MethodGet, release + "/statement", reader, s.releaseStatement},
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/transparency"
 	"github.com/reliquary/reliquary/storage"
 )
 
@@ -55,6 +56,9 @@ type Config struct {
 	// (0: DefaultMaxUploadsPerToken; negative: no limit).
 	MaxUploadsPerToken int
 	Logger             *slog.Logger
+	// Log is the signed log: checkpoints, proofs and release statements
+	// (DESIGN §12); nil answers 501 on those routes.
+	Log *transparency.Log
 }
 
 // Server holds the handlers' dependencies.
@@ -78,6 +82,7 @@ type Server struct {
 	bytesIn  prometheus.Counter
 	bytesOut prometheus.Counter
 	uploads  *uploadLimiter
+	tlog     *transparency.Log
 }
 
 // New builds the server and its metrics.
@@ -86,6 +91,7 @@ func New(cfg Config) *Server {
 		journal: cfg.Journal, notifier: cfg.Notifier,
 		anonRead: cfg.AnonymousRead, redirect: cfg.Downloads == DownloadsRedirect,
 		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken)}
+	s.tlog = cfg.Log
 	if s.notifier == nil {
 		s.notifier = journal.NewNotifier()
 	}

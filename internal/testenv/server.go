@@ -14,6 +14,7 @@ import (
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/transparency"
 	"github.com/reliquary/reliquary/storage"
 	"github.com/reliquary/reliquary/storage/fs"
 	"github.com/reliquary/reliquary/storage/s3"
@@ -103,12 +104,14 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 	}
 	notifier := journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
+	tlog := &transparency.Log{Tree: ix, Signer: signer, Store: store}
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
-		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier})
+		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier, Log: tlog})
 	hs := httptest.NewServer(srv.Handler())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: slog.Default(), Interval: 50 * time.Millisecond}
+	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: slog.Default(), Interval: 50 * time.Millisecond,
+		Checkpoint: tlog.MirrorCheckpoint}
 	if o.Workers {
 		d := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: slog.Default(),
 			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 100 * time.Millisecond}
