@@ -15,6 +15,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/reliquary/reliquary/api/client"
+	"github.com/reliquary/reliquary/internal/index"
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/internal/transparency"
@@ -324,5 +325,57 @@ func verifyStatement(cmd *cobra.Command, o *cliOpts, c *client.Client, r ref, ke
 	}
 	o.info(cmd, "release statement verified: %s is %s (seq %d in a checkpoint of %d events signed by key %s)",
 		r, v.Predicate.State, v.Predicate.Seq, v.Checkpoint.Size, v.KeyID)
+	return nil
+}
+
+// signedLogFlags are the verified-recovery flags of audit verify and index
+// rebuild.
+type signedLogFlags struct {
+	key     string
+	retired []string
+	deep    bool
+}
+
+func (s *signedLogFlags) bind(cmd *cobra.Command, withDeep bool) {
+	cmd.Flags().StringVar(&s.key, "key", "", "with --from-bucket: PEM public key every checkpoint in journal/checkpoints/ must be signed with; each event is checked against them")
+	cmd.Flags().StringSliceVar(&s.retired, "retired-keys", nil, "with --key: PEM public keys of rotated-out signing keys (comma-separated files)")
+	if withDeep {
+		cmd.Flags().BoolVar(&s.deep, "deep", false, "also replay the journal into a scratch index and compare it with the index (finds edits made to index.db directly)")
+	}
+}
+
+// mirrorReader reads the store's journal mirror: through the signed log's
+// checks when --key is set.
+func (s *signedLogFlags) mirrorReader(ctx context.Context, store storage.BlobStore) (func() (*journal.Event, error), error) {
+	if s.key == "" {
+		if len(s.retired) > 0 {
+			return nil, usageError{errors.New("--retired-keys needs --key")}
+		}
+		return journal.ReadMirror(ctx, store)
+	}
+	keys, err := readKeyFiles(s.key, s.retired)
+	if err != nil {
+		return nil, err
+	}
+	next, _, err := verifiedBucketReader(ctx, store, keys)
+	return next, err
+}
+
+// deepVerify replays the index's journal into a scratch index and compares.
+func deepVerify(cmd *cobra.Command, ix *index.Index, rep journal.VerifyReport) error {
+	deep, err := ix.VerifyDeep("")
+	if err != nil {
+		return err
+	}
+	printJSON(cmd.OutOrStdout(), struct {
+		journal.VerifyReport
+		Deep index.DeepReport `json:"deep"`
+	}{rep, deep})
+	if !deep.OK {
+		if deep.Bucket != "" {
+			return fmt.Errorf("the index differs from its journal's replay: bucket %s key %s: %s", deep.Bucket, deep.Key, deep.Reason)
+		}
+		return fmt.Errorf("the journal does not replay: %s", deep.Reason)
+	}
 	return nil
 }
