@@ -87,6 +87,16 @@ func statementEvent(e *journal.Event) (product, version string, ok bool) {
 // logAppend adds the event as the next leaf, in the transaction that
 // stores it, and indexes its release statement.
 func logAppend(btx *bolt.Tx, e *journal.Event) error {
+	var a logAppender
+	return a.append(btx, e)
+}
+
+// logAppender appends events in order, keeping the tree's right edge (the
+// compact range) in memory between appends: a rebuild does not read it
+// back for every event.
+type logAppender struct{ rng *compact.Range }
+
+func (a *logAppender) append(btx *bolt.Tx, e *journal.Event) error {
 	size := logSizeOf(btx)
 	if e.Seq != size+1 {
 		return fmt.Errorf("signed log: the tree holds %d leaves, cannot append event %d", size, e.Seq)
@@ -95,10 +105,17 @@ func logAppend(btx *bolt.Tx, e *journal.Event) error {
 	if err != nil {
 		return err
 	}
-	rng, err := logRange(btx, size)
-	if err != nil {
-		return err
+	if a.rng == nil || a.rng.End() != size {
+		if a.rng, err = logRange(btx, size); err != nil {
+			return err
+		}
 	}
+	rng := a.rng
+	defer func() {
+		if rng.End() != size+1 {
+			a.rng = nil // half-appended: reload next time
+		}
+	}()
 	nodes := btx.Bucket(bucketLogNodes)
 	var perr error
 	if err := rng.Append(lh, func(id compact.NodeID, hash []byte) {
@@ -136,12 +153,13 @@ func (ix *Index) catchUpLog() error {
 			size := logSizeOf(btx)
 			c := btx.Bucket(bucketJournal).Cursor()
 			n := 0
+			var tree logAppender
 			for k, v := c.Seek(seqKey(size + 1)); k != nil && n < rebuildBatch; k, v = c.Next() {
 				e, err := journal.Decode(v)
 				if err != nil {
 					return fmt.Errorf("journal seq %d: %w", seqFromKey(k), err)
 				}
-				if err := logAppend(btx, e); err != nil {
+				if err := tree.append(btx, e); err != nil {
 					return err
 				}
 				n++
