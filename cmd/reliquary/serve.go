@@ -163,6 +163,8 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	dispatcher := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: log}
 	wg.Go(func() { mirror.Run(workers) })
 	wg.Go(func() { dispatcher.Run(workers) })
+	statements := &transparency.StatementWorker{Log: tlog, Events: ix, Notifier: notifier, Logger: log}
+	wg.Go(func() { statements.Run(workers) })
 	srv.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reliquary_journal_mirror_lag_events",
 		Help: "Journal events not yet mirrored to the blob store."}, mirror.Lag))
 

@@ -117,6 +117,8 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 100 * time.Millisecond}
 		wg.Go(func() { mirror.Run(ctx) })
 		wg.Go(func() { d.Run(ctx) })
+		st := &transparency.StatementWorker{Log: tlog, Events: ix, Notifier: notifier}
+		wg.Go(func() { st.Run(ctx) })
 	}
 	var once sync.Once
 	stop := func() {
