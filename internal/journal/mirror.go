@@ -101,8 +101,14 @@ func (m *Mirror) Pass(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	evs, err := m.Source.EventsAfter(cur, 500)
-	if err != nil || len(evs) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if len(evs) == 0 {
+		if m.Checkpoint != nil && cur > 0 { // a checkpoint that failed after its events were mirrored
+			return 0, m.Checkpoint(ctx, cur)
+		}
+		return 0, nil
 	}
 	for _, e := range evs {
 		if err := m.put(ctx, e); err != nil {

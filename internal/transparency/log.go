@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reliquary/reliquary/internal/journal"
@@ -43,9 +44,10 @@ type Log struct {
 	// time.
 	MaxAge time.Duration
 
-	mu     sync.Mutex
-	last   Checkpoint
-	lastAt time.Time
+	mu       sync.Mutex
+	last     Checkpoint
+	lastAt   time.Time
+	mirrored atomic.Uint64 // the size of the last checkpoint written to Store
 }
 
 func (l *Log) origin() string {
@@ -96,7 +98,7 @@ func (l *Log) CheckpointAt(ctx context.Context, size uint64) (Checkpoint, error)
 // journal/checkpoints/ in the store, create-only: one already there (a
 // retry after a crash) is kept.
 func (l *Log) MirrorCheckpoint(ctx context.Context, size uint64) error {
-	if l.Store == nil || size == 0 {
+	if l.Store == nil || size == 0 || l.mirrored.Load() == size {
 		return nil
 	}
 	cp, err := l.CheckpointAt(ctx, size)
@@ -105,10 +107,11 @@ func (l *Log) MirrorCheckpoint(ctx context.Context, size uint64) error {
 	}
 	_, err = l.Store.Put(ctx, storage.JournalCheckpointKey(size), bytes.NewReader(cp.Note), int64(len(cp.Note)),
 		storage.PutOptions{ContentType: "text/plain; charset=utf-8"})
-	if errors.Is(err, storage.ErrExists) {
-		return nil
+	if err != nil && !errors.Is(err, storage.ErrExists) {
+		return err
 	}
-	return err
+	l.mirrored.Store(size)
+	return nil
 }
 
 // Statement returns the DSSE envelope of the release's latest statement,
