@@ -85,6 +85,9 @@ first broken sequence number. Exit code 0: intact; 1: broken.`,
 					return err
 				}
 			default:
+				if err := sl.indexMode(); err != nil {
+					return err
+				}
 				path := indexFile
 				if path == "" {
 					if err := sc.cfg.fill(cmd, sc.configFile); err != nil {

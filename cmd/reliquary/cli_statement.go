@@ -347,6 +347,9 @@ func (s *signedLogFlags) bind(cmd *cobra.Command, withDeep bool) {
 // mirrorReader reads the store's journal mirror: through the signed log's
 // checks when --key is set.
 func (s *signedLogFlags) mirrorReader(ctx context.Context, store storage.BlobStore) (func() (*journal.Event, error), error) {
+	if s.deep {
+		return nil, usageError{errors.New("--deep replays an index's journal and compares it with the index: use it without --from-bucket")}
+	}
 	if s.key == "" {
 		if len(s.retired) > 0 {
 			return nil, usageError{errors.New("--retired-keys needs --key")}
@@ -376,6 +379,14 @@ func deepVerify(cmd *cobra.Command, ix *index.Index, rep journal.VerifyReport) e
 			return fmt.Errorf("the index differs from its journal's replay: bucket %s key %s: %s", deep.Bucket, deep.Key, deep.Reason)
 		}
 		return fmt.Errorf("the journal does not replay: %s", deep.Reason)
+	}
+	return nil
+}
+
+// indexMode refuses the bucket-only flags when an index file is verified.
+func (s *signedLogFlags) indexMode() error {
+	if s.key != "" || len(s.retired) > 0 {
+		return usageError{errors.New("--key and --retired-keys check the bucket's signed checkpoints: use them with --from-bucket")}
 	}
 	return nil
 }
