@@ -2,7 +2,12 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -157,6 +162,22 @@ func TestVerifiedRecovery(t *testing.T) {
 
 	_, audit, rebuild := scenario("intact")
 	admin.ok(audit...)
+	// After a key rotation: the new key pinned, the one that signed the
+	// checkpoints passed as retired.
+	newKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&newKey.PublicKey)
+	newKeyFile := filepath.Join(t.TempDir(), "new.pub")
+	if err := os.WriteFile(newKeyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rotated := []string{"audit", "verify", "--from-bucket", "--data-dir", srv.DataDir, "--key", newKeyFile}
+	if r := admin.expect(1, rotated...); !strings.Contains(r.stderr, "not signed by any") {
+		t.Fatalf("checkpoints verified with the wrong key: %s", r)
+	}
+	admin.ok(append(rotated, "--retired-keys", keyFile)...)
 	if r := admin.ok(rebuild...); !strings.Contains(r.stdout, "rebuilt") {
 		t.Fatalf("rebuild: %s", r)
 	}
