@@ -100,7 +100,8 @@ test: tools vet lint unit fuzz-short
 # each in `make test`, longer with `make fuzz` (FUZZTIME=5m make fuzz).
 FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNames ./api:FuzzJSONBodies ./api:FuzzOIDCExchange \
 	./internal/index:FuzzVersionKey ./internal/signing:FuzzCanonical ./internal/signing:FuzzParseReleaseManifest ./internal/oidc:FuzzVerify \
-	./internal/ui:FuzzSafeNext ./internal/ui:FuzzReleaseFilter
+	./internal/ui:FuzzSafeNext ./internal/ui:FuzzReleaseFilter \
+	./internal/transparency:FuzzParseCheckpoint ./internal/transparency:FuzzVerifyStatement
 FUZZ_TARGETS += ./internal/evidence:FuzzParse
 FUZZTIME ?= 1m
 

@@ -23,6 +23,7 @@ import (
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/transparency"
 	"github.com/reliquary/reliquary/storage"
 )
 
@@ -60,6 +61,9 @@ type Config struct {
 	OIDC *oidc.Verifier
 	// UISessionTTL is how long a web UI session lives unused (default 8h).
 	UISessionTTL time.Duration
+	// Log is the signed log: checkpoints, proofs and release statements
+	// (DESIGN §12); nil answers 501 on those routes.
+	Log *transparency.Log
 }
 
 // Server holds the handlers' dependencies.
@@ -86,6 +90,7 @@ type Server struct {
 	oidc     *oidc.Verifier
 
 	uiSessionTTL time.Duration
+	tlog     *transparency.Log
 }
 
 // New builds the server and its metrics.
@@ -95,6 +100,7 @@ func New(cfg Config) *Server {
 		anonRead: cfg.AnonymousRead, redirect: cfg.Downloads == DownloadsRedirect,
 		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken), oidc: cfg.OIDC,
 		uiSessionTTL: cfg.UISessionTTL}
+	s.tlog = cfg.Log
 	if s.notifier == nil {
 		s.notifier = journal.NewNotifier()
 	}
