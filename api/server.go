@@ -90,7 +90,7 @@ type Server struct {
 	oidc     *oidc.Verifier
 
 	uiSessionTTL time.Duration
-	tlog     *transparency.Log
+	tlog         *transparency.Log
 }
 
 // New builds the server and its metrics.
