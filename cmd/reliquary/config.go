@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -208,6 +209,10 @@ func (c *serveConfig) validate() error {
 	}
 	if c.UISessionTTL < time.Minute || c.UISessionTTL > 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("--ui-session-ttl %s must be between 1m and 168h", c.UISessionTTL))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
