@@ -112,6 +112,7 @@ var errorTable = []struct {
 	{storage.ErrUnavailable, http.StatusServiceUnavailable, CodeStorageUnavailable},
 	{journal.ErrWebhookNotFound, http.StatusNotFound, CodeWebhookNotFound},
 	{journal.ErrBroken, http.StatusInternalServerError, CodeJournalBroken},
+	{storage.ErrNotFound, http.StatusNotFound, CodeArtifactNotFound},
 }
 
 // ErrorBody is the error envelope: {"error": {"code", "message", "details"}}.
