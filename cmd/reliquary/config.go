@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/reliquary/reliquary/api"
+	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/storage/s3"
 )
 
@@ -172,8 +173,8 @@ func (c *serveConfig) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
-	if c.AdminToken != "" && len(c.AdminToken) < 16 {
-		errs = append(errs, errors.New("--admin-token must be at least 16 characters"))
+	if c.AdminToken != "" && len(c.AdminToken) < library.MinAdminSecret {
+		errs = append(errs, fmt.Errorf("--admin-token must be at least %d characters", library.MinAdminSecret))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))

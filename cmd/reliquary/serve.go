@@ -113,11 +113,14 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	}
 
 	lib := library.New(library.Config{Repo: ix, Store: store, Signer: signer, Logger: log})
-	generated, err := lib.Bootstrap(ctx, cfg.AdminToken)
+	boot, err := lib.BootstrapAdmin(ctx, cfg.AdminToken)
 	if err != nil {
 		return fmt.Errorf("bootstrap admin token: %w", err)
 	}
-	if generated != "" {
+	if boot.Ignored != "" {
+		log.Warn(boot.Ignored)
+	}
+	if generated := boot.Generated; generated != "" {
 		fmt.Fprintf(os.Stderr, "\nNo tokens existed: created the admin token below. It is shown only this once.\n\n  RELIQUARY_TOKEN=%s\n\n", generated)
 	}
 
