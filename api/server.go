@@ -55,29 +55,33 @@ type Config struct {
 	// (0: DefaultMaxUploadsPerToken; negative: no limit).
 	MaxUploadsPerToken int
 	Logger             *slog.Logger
+	// JournalCheck, when set, is a readiness check of the journal (a
+	// foreign journal in the bucket makes it fail, naming the fix).
+	JournalCheck func() error
 }
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	lib      *library.Service
-	index    Pinger
-	store    storage.BlobStore
-	pubKey   []byte
-	keyring  *signing.Keyring
-	bundler  Bundler
-	journal  JournalIndex
-	notifier *journal.Notifier
-	anonRead bool
-	redirect bool
-	expiry   time.Duration
-	log      *slog.Logger
-	registry *prometheus.Registry
-	metricsH http.Handler
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	bytesIn  prometheus.Counter
-	bytesOut prometheus.Counter
-	uploads  *uploadLimiter
+	lib          *library.Service
+	index        Pinger
+	store        storage.BlobStore
+	pubKey       []byte
+	keyring      *signing.Keyring
+	bundler      Bundler
+	journal      JournalIndex
+	notifier     *journal.Notifier
+	anonRead     bool
+	redirect     bool
+	expiry       time.Duration
+	log          *slog.Logger
+	registry     *prometheus.Registry
+	metricsH     http.Handler
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	bytesIn      prometheus.Counter
+	bytesOut     prometheus.Counter
+	uploads      *uploadLimiter
+	journalCheck func() error
 }
 
 // New builds the server and its metrics.
@@ -86,6 +90,7 @@ func New(cfg Config) *Server {
 		journal: cfg.Journal, notifier: cfg.Notifier,
 		anonRead: cfg.AnonymousRead, redirect: cfg.Downloads == DownloadsRedirect,
 		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken)}
+	s.journalCheck = cfg.JournalCheck
 	if s.notifier == nil {
 		s.notifier = journal.NewNotifier()
 	}
@@ -277,6 +282,13 @@ func (s *Server) readyz(c *gin.Context) {
 		checks["storage"] = err.Error()
 		ready = false
 		s.log.Warn("storage not ready", "err", err)
+	}
+	if s.journalCheck != nil {
+		checks["journal"] = "ok"
+		if err := s.journalCheck(); err != nil {
+			checks["journal"] = err.Error()
+			ready = false
+		}
 	}
 	if !ready {
 		c.Header("Retry-After", "5")

@@ -92,6 +92,10 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, ix.Close()) }()
+	foreign, err := catchUpFromBucket(ctx, cfg, store, ix, log)
+	if err != nil {
+		return err
+	}
 
 	signer, err := signing.Load(ctx, signing.Config{Ref: cfg.SigningKey, DataDir: cfg.DataDir,
 		Password: []byte(os.Getenv("RELIQUARY_SIGNING_KEY_PASSWORD")), Logger: log})
@@ -126,9 +130,11 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 
 	notifier := journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
+	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: log}
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
 		Journal: ix, Notifier: notifier,
-		AnonymousRead: cfg.AnonymousRead, Downloads: cfg.Downloads, MaxUploadsPerToken: cfg.MaxUploadsPerToken, Logger: log})
+		AnonymousRead: cfg.AnonymousRead, Downloads: cfg.Downloads, MaxUploadsPerToken: cfg.MaxUploadsPerToken, Logger: log,
+		JournalCheck: func() error { return errors.Join(foreign, mirror.Err()) }})
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -159,7 +165,6 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	workers, stopWorkers := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { stopWorkers(); wg.Wait() }()
-	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: log}
 	dispatcher := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: log}
 	wg.Go(func() { mirror.Run(workers) })
 	wg.Go(func() { dispatcher.Run(workers) })

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -97,18 +98,26 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// As serve does: catch up from the bucket's journal before serving.
+	var foreign error
+	if _, err := journal.CatchUp(context.Background(), store, ix); errors.Is(err, journal.ErrForeignJournal) {
+		foreign = err
+	} else if err != nil {
+		tb.Fatal(err)
+	}
 	lib := library.New(library.Config{Repo: ix, Store: store, Signer: signer})
 	if _, err := lib.Bootstrap(context.Background(), AdminSecret); err != nil {
 		tb.Fatal(err)
 	}
 	notifier := journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
+	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: slog.Default(), Interval: 50 * time.Millisecond}
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
-		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier})
+		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier,
+		JournalCheck: func() error { return errors.Join(foreign, mirror.Err()) }})
 	hs := httptest.NewServer(srv.Handler())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: slog.Default(), Interval: 50 * time.Millisecond}
 	if o.Workers {
 		d := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: slog.Default(),
 			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 100 * time.Millisecond}
