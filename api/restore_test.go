@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,20 +117,29 @@ func TestFreshDataDirOverABucketCatchesUp(t *testing.T) {
 
 // TestForeignJournalFailsReadiness: an index over a bucket holding another
 // library's journal does not serve as ready: /readyz is 503 and its
-// journal check names the fix.
+// journal check names the fix, whether the index is as long as the
+// bucket's journal (two reads settle it) or longer (the full comparison).
 func TestForeignJournalFailsReadiness(t *testing.T) {
-	a := testenv.StartServer(t, testenv.ServerOptions{Store: "s3", Workers: true})
-	newClient(t, a, a.AdminToken).json("POST", "/products", map[string]any{"name": "hr"}).must(t, 201)
-	waitMirrored(t, a)
-	a.Stop()
-	b := testenv.StartServer(t, testenv.ServerOptions{Store: "s3", Workers: true})
-	newClient(t, b, b.AdminToken).json("POST", "/products", map[string]any{"name": "other"}).must(t, 201)
-	waitMirrored(t, b)
-	b.Stop()
+	for _, extra := range []int{0, 3} {
+		t.Run(fmt.Sprintf("index %d events longer", extra), func(t *testing.T) {
+			a := testenv.StartServer(t, testenv.ServerOptions{Store: "s3", Workers: true})
+			newClient(t, a, a.AdminToken).json("POST", "/products", map[string]any{"name": "hr"}).must(t, 201)
+			waitMirrored(t, a)
+			a.Stop()
+			b := testenv.StartServer(t, testenv.ServerOptions{Store: "s3", Workers: true})
+			bc := newClient(t, b, b.AdminToken)
+			bc.json("POST", "/products", map[string]any{"name": "other"}).must(t, 201)
+			for i := range extra {
+				bc.json("POST", "/products", map[string]any{"name": fmt.Sprintf("more%d", i)}).must(t, 201)
+			}
+			waitMirrored(t, b)
+			b.Stop()
 
-	c := testenv.StartServer(t, testenv.ServerOptions{Store: "s3", S3: a.S3, DataDir: b.DataDir, Workers: true})
-	r := newClient(t, c, c.AdminToken).json("GET", "/readyz", nil)
-	if r.status != 503 || !strings.Contains(string(r.body), "another journal") || !strings.Contains(string(r.body), "index rebuild --from-bucket") {
-		t.Fatalf("readyz over a foreign journal: %d %s", r.status, r.body)
+			c := testenv.StartServer(t, testenv.ServerOptions{Store: "s3", S3: a.S3, DataDir: b.DataDir, Workers: true})
+			r := newClient(t, c, c.AdminToken).json("GET", "/readyz", nil)
+			if r.status != 503 || !strings.Contains(string(r.body), "another journal") || !strings.Contains(string(r.body), "index rebuild --from-bucket") {
+				t.Fatalf("readyz over a foreign journal: %d %s", r.status, r.body)
+			}
+		})
 	}
 }

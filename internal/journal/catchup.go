@@ -58,6 +58,14 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 	if err != nil {
 		return 0, err
 	}
+	if head > 0 {
+		// The usual restart: the bucket holds the index's last event and
+		// nothing after it. Two reads settle it, no listing.
+		level, err := levelWithBucket(ctx, store, head, hash)
+		if err != nil || level {
+			return 0, err
+		}
+	}
 	units, err := mirrorUnits(ctx, store)
 	if err != nil || len(units) == 0 {
 		return 0, err
@@ -143,3 +151,24 @@ func HasJournal(ctx context.Context, store storage.BlobStore) (bool, error) {
 }
 
 var errStopList = errors.New("stop listing")
+
+// levelWithBucket reports whether the bucket's journal ends exactly at the
+// index's head with the same event; a different event there is foreign.
+// false (no error) means: look closer (the bucket is ahead, or behind).
+func levelWithBucket(ctx context.Context, store storage.BlobStore, head uint64, hash string) (bool, error) {
+	if _, err := store.Stat(ctx, storage.JournalKey(head+1)); err == nil {
+		return false, nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return false, err
+	}
+	evs, err := readUnit(ctx, store, mirrorUnit{key: storage.JournalKey(head), first: head, last: head})
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case evs[0].Hash != hash:
+		return false, &ForeignJournalError{Seq: head, Fix: ForeignJournalFix}
+	}
+	return true, nil
+}
