@@ -92,8 +92,8 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, ix.Close()) }()
-	foreign, err := catchUpFromBucket(ctx, cfg, store, ix, log)
-	if err != nil {
+	catchup := newCatchUp(cfg, store, ix, log)
+	if err := catchup.attempt(ctx); err != nil {
 		return err
 	}
 
@@ -117,15 +117,23 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	}
 
 	lib := library.New(library.Config{Repo: ix, Store: store, Signer: signer, Logger: log})
-	boot, err := lib.BootstrapAdmin(ctx, cfg.AdminToken)
-	if err != nil {
-		return fmt.Errorf("bootstrap admin token: %w", err)
+	bootstrap := func() error {
+		boot, err := lib.BootstrapAdmin(ctx, cfg.AdminToken)
+		if err != nil {
+			return fmt.Errorf("bootstrap admin token: %w", err)
+		}
+		if boot.Ignored != "" {
+			log.Warn(boot.Ignored)
+		}
+		if generated := boot.Generated; generated != "" {
+			fmt.Fprintf(os.Stderr, "\nNo tokens existed: created the admin token below. It is shown only this once.\n\n  RELIQUARY_TOKEN=%s\n\n", generated)
+		}
+		return nil
 	}
-	if boot.Ignored != "" {
-		log.Warn(boot.Ignored)
-	}
-	if generated := boot.Generated; generated != "" {
-		fmt.Fprintf(os.Stderr, "\nNo tokens existed: created the admin token below. It is shown only this once.\n\n  RELIQUARY_TOKEN=%s\n\n", generated)
+	if !catchup.pending() {
+		if err := bootstrap(); err != nil {
+			return err
+		}
 	}
 
 	notifier := journal.NewNotifier()
@@ -134,7 +142,7 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
 		Journal: ix, Notifier: notifier,
 		AnonymousRead: cfg.AnonymousRead, Downloads: cfg.Downloads, MaxUploadsPerToken: cfg.MaxUploadsPerToken, Logger: log,
-		JournalCheck: func() error { return errors.Join(foreign, mirror.Err()) }})
+		JournalCheck: func() error { return errors.Join(catchup.Err(), mirror.Err()) }})
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -166,6 +174,15 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	var wg sync.WaitGroup
 	defer func() { stopWorkers(); wg.Wait() }()
 	dispatcher := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: log}
+	if catchup.pending() {
+		wg.Go(func() {
+			catchup.retry(workers, func() {
+				if err := bootstrap(); err != nil {
+					log.Error("bootstrap admin after catching up", "err", err)
+				}
+			})
+		})
+	}
 	wg.Go(func() { mirror.Run(workers) })
 	wg.Go(func() { dispatcher.Run(workers) })
 	srv.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reliquary_journal_mirror_lag_events",
