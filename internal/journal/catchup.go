@@ -92,7 +92,23 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 			return 0, &ForeignJournalError{Seq: at, Fix: ForeignJournalFix}
 		}
 	}
+	// Replay in batches of about catchUpBatch events, one index
+	// transaction each (single-event objects would otherwise cost one
+	// commit apiece).
+	const catchUpBatch = 2000
 	n := 0
+	var batch []*Event
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := ix.AppendJournal(batch); err != nil {
+			return err
+		}
+		n += len(batch)
+		batch = batch[:0]
+		return nil
+	}
 	for _, u := range units {
 		if u.last <= head {
 			continue
@@ -101,25 +117,23 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 		if err != nil {
 			return n, err
 		}
-		var next []*Event
 		for _, e := range evs {
-			if e.Seq > head {
-				next = append(next, e)
+			if e.Seq <= head {
+				continue
+			}
+			if e.Seq != head+1 {
+				return n, fmt.Errorf("catch up: the bucket's journal has a gap after seq %d", head)
+			}
+			batch = append(batch, e)
+			head = e.Seq
+		}
+		if len(batch) >= catchUpBatch {
+			if err := flush(); err != nil {
+				return n, err
 			}
 		}
-		if len(next) == 0 {
-			continue
-		}
-		if next[0].Seq != head+1 {
-			return n, fmt.Errorf("catch up: the bucket's journal has a gap after seq %d", head)
-		}
-		if err := ix.AppendJournal(next); err != nil {
-			return n, err
-		}
-		n += len(next)
-		head = next[len(next)-1].Seq
 	}
-	return n, nil
+	return n, flush()
 }
 
 // bucketEvent reads the event seq from the mirror (nil when no object
