@@ -145,6 +145,7 @@ var errorTable = []struct {
 	{oidc.ErrInvalidToken, http.StatusUnauthorized, CodeOIDCTokenInvalid},
 	{oidc.ErrUntrustedIssuer, http.StatusUnauthorized, CodeOIDCIssuerUntrusted},
 	{oidc.ErrIssuerUnavailable, http.StatusServiceUnavailable, CodeOIDCIssuerUnavailable},
+	{storage.ErrNotFound, http.StatusNotFound, CodeArtifactNotFound},
 }
 
 // ErrorBody is the error envelope: {"error": {"code", "message", "details"}}.

@@ -160,8 +160,8 @@ func queryUint(c *gin.Context, name string) (uint64, bool) {
 		return 0, true
 	}
 	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		writeError(c, http.StatusBadRequest, CodeInvalidInput, "query parameter "+name+" must be a non-negative integer", map[string]any{"parameter": name})
+	if err != nil || n > maxQuerySeq {
+		writeError(c, http.StatusBadRequest, CodeInvalidInput, fmt.Sprintf("query parameter %s must be an integer from 0 to %d", name, uint64(maxQuerySeq)), map[string]any{"parameter": name})
 		return 0, false
 	}
 	return n, true

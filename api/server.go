@@ -64,6 +64,9 @@ type Config struct {
 	// Log is the signed log: checkpoints, proofs and release statements
 	// (DESIGN §12); nil answers 501 on those routes.
 	Log *transparency.Log
+	// JournalCheck, when set, is a readiness check of the journal (a
+	// foreign journal in the bucket makes it fail, naming the fix).
+	JournalCheck func() error
 }
 
 // Server holds the handlers' dependencies.
@@ -91,6 +94,7 @@ type Server struct {
 
 	uiSessionTTL time.Duration
 	tlog         *transparency.Log
+	journalCheck func() error
 }
 
 // New builds the server and its metrics.
@@ -101,6 +105,7 @@ func New(cfg Config) *Server {
 		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken), oidc: cfg.OIDC,
 		uiSessionTTL: cfg.UISessionTTL}
 	s.tlog = cfg.Log
+	s.journalCheck = cfg.JournalCheck
 	if s.notifier == nil {
 		s.notifier = journal.NewNotifier()
 	}
@@ -299,6 +304,13 @@ func (s *Server) readyz(c *gin.Context) {
 		checks["storage"] = err.Error()
 		ready = false
 		s.log.Warn("storage not ready", "err", err)
+	}
+	if s.journalCheck != nil {
+		checks["journal"] = "ok"
+		if err := s.journalCheck(); err != nil {
+			checks["journal"] = err.Error()
+			ready = false
+		}
 	}
 	if !ready {
 		c.Header("Retry-After", "5")

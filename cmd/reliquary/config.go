@@ -58,7 +58,8 @@ type serveConfig struct {
 	OIDCTokenTTL        time.Duration `yaml:"oidc-token-ttl"`
 	OIDCAllowHTTPIssuer bool          `yaml:"oidc-allow-http-issuer"`
 	// UISessionTTL is how long a web UI session lives unused.
-	UISessionTTL time.Duration `yaml:"ui-session-ttl"`
+	UISessionTTL   time.Duration `yaml:"ui-session-ttl"`
+	StorageTimeout time.Duration `yaml:"storage-timeout"`
 }
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
@@ -96,10 +97,14 @@ func (c *serveConfig) bindStoreFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.S3AccessKey, "s3-access-key", "", "S3 access key")
 	fs.StringVar(&c.S3SecretKey, "s3-secret-key", "", "S3 secret key (prefer RELIQUARY_S3_SECRET_KEY)")
 	fs.BoolVar(&c.S3Insecure, "s3-insecure", false, "talk plain HTTP to the S3 endpoint")
+	fs.DurationVar(&c.StorageTimeout, "storage-timeout", s3.DefaultTimeout, "deadline of every storage call (a stream: of each step); past it the request answers 503 STORAGE_UNAVAILABLE")
 }
 
 // validateStore checks only the store settings.
 func (c *serveConfig) validateStore() error {
+	if c.StorageTimeout <= 0 {
+		return errors.New("--storage-timeout must be positive")
+	}
 	switch c.Storage {
 	case "fs":
 		return nil
@@ -189,8 +194,8 @@ func (c *serveConfig) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
-	if c.AdminToken != "" && len(c.AdminToken) < 16 {
-		errs = append(errs, errors.New("--admin-token must be at least 16 characters"))
+	if c.AdminToken != "" && len(c.AdminToken) < library.MinAdminSecret {
+		errs = append(errs, fmt.Errorf("--admin-token must be at least %d characters", library.MinAdminSecret))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
@@ -230,7 +235,7 @@ func (c *serveConfig) validate() error {
 
 func (c *serveConfig) s3Config() s3.Config {
 	return s3.Config{Endpoint: c.S3Endpoint, Bucket: c.S3Bucket, Region: c.S3Region,
-		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Insecure: c.S3Insecure}
+		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Insecure: c.S3Insecure, Timeout: c.StorageTimeout}
 }
 
 // parseBytes reads a size such as 192MiB, 1GiB, 512KiB or 1048576 ("" is 0).

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 
 	bolt "go.etcd.io/bbolt"
@@ -182,6 +183,9 @@ func (t *tx) Tokens(fn func(*library.Token) bool) error {
 
 func (t *tx) Events(after uint64, limit int) ([]*journal.Event, error) {
 	var out []*journal.Event
+	if after == math.MaxUint64 { // nothing can follow; after+1 would wrap to 0
+		return nil, nil
+	}
 	c := t.b(bucketJournal).Cursor()
 	for k, v := c.Seek(seqKey(after + 1)); k != nil; k, v = c.Next() {
 		e, err := journal.Decode(v)

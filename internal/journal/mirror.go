@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/reliquary/reliquary/storage"
@@ -50,6 +51,17 @@ type Mirror struct {
 	// events now mirrored: the signed log writes its checkpoint of that
 	// size next to them (DESIGN §12).
 	Checkpoint func(ctx context.Context, size uint64) error
+
+	foreign atomic.Pointer[ForeignJournalError]
+}
+
+// Err is the foreign journal the mirror ran into, if any: the bucket's
+// object for a seq holds another event. Readiness fails on it.
+func (m *Mirror) Err() error {
+	if e := m.foreign.Load(); e != nil {
+		return e
+	}
+	return nil
 }
 
 // Lag is how many events are not mirrored yet.
@@ -76,6 +88,10 @@ func (m *Mirror) Run(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
+			var fe *ForeignJournalError
+			if errors.As(err, &fe) {
+				m.foreign.Store(fe)
+			}
 			m.Log.Warn("journal mirror pass failed; retrying", "err", err, "retry_in", backoff)
 			backoff = min(backoff*2, time.Minute)
 		default:
@@ -187,7 +203,11 @@ func (m *Mirror) putOnce(ctx context.Context, key string, body []byte, contentTy
 		return err
 	}
 	if !bytes.Equal(have, body) {
-		return fmt.Errorf("mirror: %s exists with other content: the bucket holds another journal", key)
+		var seq uint64
+		if _, err := fmt.Sscanf(strings.TrimPrefix(key, storage.JournalPrefix), "%d.json", &seq); err != nil {
+			seq = 0
+		}
+		return fmt.Errorf("mirror: %s exists with other content: %w", key, &ForeignJournalError{Seq: seq, Fix: ForeignJournalFix})
 	}
 	return nil
 }

@@ -165,9 +165,17 @@ func (s *Service) SetPolicy(_ context.Context, pr Principal, name string, in Pol
 		if err := tx.PutProduct(p); err != nil {
 			return err
 		}
-		_, err = tx.Record(Event{Time: s.clock(), Actor: pr.Name, Type: EvPolicyUpdated, Subject: name,
-			Data: map[string]any{"product": name, "old": old, "new": policy}})
-		return err
+		now := s.clock()
+		if _, err = tx.Record(Event{Time: now, Actor: pr.Name, Type: EvPolicyUpdated, Subject: name,
+			Data: map[string]any{"product": name, "old": old, "new": policy}}); err != nil {
+			return err
+		}
+		// superseded_by is a function of the released set and the policy:
+		// new maintenance lines recompute it in the same transaction.
+		if old.SupportedMajors != policy.SupportedMajors || old.SupportedMinors != policy.SupportedMinors {
+			return s.resupersede(tx, pr, p, now)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
