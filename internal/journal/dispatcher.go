@@ -105,7 +105,7 @@ func (d *Dispatcher) work(ctx context.Context, h *Webhook) {
 			d.Log.Warn("webhook worker read journal", "hook", h.ID, "err", err)
 		}
 		for _, e := range evs {
-			if !h.Matches(e.Type) {
+			if !h.Matches(e.Type) || !h.Viewer().Visible(e) {
 				if err := d.Hooks.AdvanceHook(h.ID, e.Seq, nil); err != nil {
 					d.Log.Warn("webhook advance", "hook", h.ID, "err", err)
 					break
