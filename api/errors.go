@@ -62,6 +62,11 @@ const (
 	CodeEnvironmentNotFound = "ENVIRONMENT_NOT_FOUND"
 	CodeNotImplemented      = "NOT_IMPLEMENTED"
 	CodeInternal            = "INTERNAL"
+	// CodeWebhookTargetForbidden: the webhook URL is (or resolves to) a
+	// loopback, private, link-local or unique-local address.
+	CodeWebhookTargetForbidden = "WEBHOOK_TARGET_FORBIDDEN"
+	// CodeRequestTimeout: the request body stalled for --body-idle-timeout.
+	CodeRequestTimeout = "REQUEST_TIMEOUT"
 )
 
 // errorTable maps domain and storage errors (errors.Is) to status and code.
@@ -112,6 +117,7 @@ var errorTable = []struct {
 	{storage.ErrUnavailable, http.StatusServiceUnavailable, CodeStorageUnavailable},
 	{journal.ErrWebhookNotFound, http.StatusNotFound, CodeWebhookNotFound},
 	{journal.ErrBroken, http.StatusInternalServerError, CodeJournalBroken},
+	{journal.ErrTargetForbidden, http.StatusBadRequest, CodeWebhookTargetForbidden},
 }
 
 // ErrorBody is the error envelope: {"error": {"code", "message", "details"}}.
@@ -128,6 +134,14 @@ type ErrorInfo struct {
 
 // writeError is the one place an error becomes a response.
 func writeError(c *gin.Context, status int, code, msg string, details map[string]any) {
+	if bodyTimedOut(c) {
+		status, code, details = http.StatusRequestTimeout, CodeRequestTimeout, nil
+		msg = "the request body sent nothing for too long (--body-idle-timeout)"
+	}
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestEntityTooLarge, http.StatusRequestTimeout, http.StatusTooManyRequests:
+		refuseUnreadBody(c)
+	}
 	switch status {
 	case http.StatusServiceUnavailable:
 		c.Header("Retry-After", "5")

@@ -193,6 +193,14 @@ func (s *Server) createWebhook(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, CodeInvalidInput, "url must be an absolute http(s) URL without credentials", map[string]any{"field": "url"})
 		return
 	}
+	if !s.hookAllowPrivate {
+		if err := journal.CheckTargetURL(c, u); err != nil {
+			writeError(c, http.StatusBadRequest, CodeWebhookTargetForbidden,
+				"the webhook URL must not reach a loopback, private, link-local or unique-local address (see --webhook-allow-private): "+err.Error(),
+				map[string]any{"field": "url"})
+			return
+		}
+	}
 	for _, t := range in.Types {
 		if t == "" || len(t) > 64 || strings.ContainsAny(t, " ,\t\n") {
 			writeError(c, http.StatusBadRequest, CodeInvalidInput, fmt.Sprintf("event type %q is not valid", t), map[string]any{"field": "types"})

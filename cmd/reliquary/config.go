@@ -47,6 +47,10 @@ type serveConfig struct {
 	MemoryLimit string `yaml:"memory-limit"`
 	// ReadHeaderTimeout is hidden: tests shorten it (slow-loris test).
 	ReadHeaderTimeout time.Duration `yaml:"read-header-timeout"`
+	// BodyIdleTimeout cuts off a request body that stalls this long.
+	BodyIdleTimeout time.Duration `yaml:"body-idle-timeout"`
+	// WebhookAllowPrivate lets webhooks reach loopback/private addresses.
+	WebhookAllowPrivate bool `yaml:"webhook-allow-private"`
 }
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
@@ -66,6 +70,8 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxUploadsPerToken, "max-uploads-per-token", api.DefaultMaxUploadsPerToken, "uploads one token may stream at once; more answer 429 TOO_MANY_UPLOADS")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send its request headers")
 	_ = fs.MarkHidden("read-header-timeout")
+	fs.DurationVar(&c.BodyIdleTimeout, "body-idle-timeout", api.DefaultBodyIdleTimeout, "cut off a request body that sends nothing for this long (per read, not a total deadline)")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, private, link-local and unique-local addresses (trusted networks only)")
 }
 
 // bindStoreFlags binds the settings that locate the index and the store
@@ -186,6 +192,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.ReadHeaderTimeout <= 0 {
 		errs = append(errs, errors.New("--read-header-timeout must be positive"))
+	}
+	if c.BodyIdleTimeout <= 0 {
+		errs = append(errs, errors.New("--body-idle-timeout must be positive"))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))

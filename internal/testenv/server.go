@@ -33,6 +33,12 @@ type ServerOptions struct {
 	DataDir string
 	// S3 reuses a bucket (a restart); nil makes a new one.
 	S3 *s3.Config
+	// WebhookDenyPrivate refuses webhooks to loopback and private
+	// addresses, as a default server does; test servers allow them
+	// (--webhook-allow-private), since their receivers listen on loopback.
+	WebhookDenyPrivate bool
+	// BodyIdleTimeout is --body-idle-timeout (0: the default).
+	BodyIdleTimeout time.Duration
 }
 
 // Server is a real Reliquary server on a loopback port: a bbolt file and a
@@ -104,14 +110,16 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 	notifier := journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
-		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier})
+		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier,
+		WebhookAllowPrivate: !o.WebhookDenyPrivate, BodyIdleTimeout: o.BodyIdleTimeout})
 	hs := httptest.NewServer(srv.Handler())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: slog.Default(), Interval: 50 * time.Millisecond}
 	if o.Workers {
 		d := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: slog.Default(),
-			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 100 * time.Millisecond}
+			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 100 * time.Millisecond,
+			AllowPrivate: !o.WebhookDenyPrivate}
 		wg.Go(func() { mirror.Run(ctx) })
 		wg.Go(func() { d.Run(ctx) })
 	}

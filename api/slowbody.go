@@ -1,0 +1,97 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Slow clients (DESIGN §8 "Slow clients"): a request body that sends
+// nothing for the idle timeout is cut off, and a request refused for its
+// token or size is answered without reading its body, on a connection that
+// is then closed.
+
+// DefaultBodyIdleTimeout is --body-idle-timeout's default.
+const DefaultBodyIdleTimeout = 30 * time.Second
+
+// errBodyIdle: the client sent no body bytes for the idle timeout.
+var errBodyIdle = errors.New("the request body stalled")
+
+const ctxBodyGuard = "body_guard"
+
+// guardedBody renews a read deadline on the connection before every read
+// of the request body: a per-read deadline, not a total one, so a large
+// upload on a slow but live link is never cut off.
+type guardedBody struct {
+	io.ReadCloser
+	rc       *http.ResponseController
+	idle     time.Duration
+	timedOut atomic.Bool
+	eof      atomic.Bool
+}
+
+func (b *guardedBody) Read(p []byte) (int, error) {
+	if b.idle > 0 {
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	}
+	n, err := b.ReadCloser.Read(p)
+	var ne net.Error
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		b.eof.Store(true)
+		// The server watches the idle connection from now on (a client
+		// that goes away cancels the request): no deadline for that.
+		_ = b.rc.SetReadDeadline(time.Time{})
+	case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errBodyIdle):
+		b.timedOut.Store(true)
+		return n, errors.Join(errBodyIdle, err)
+	}
+	return n, err
+}
+
+// bodyGuard wraps every request body (DESIGN §8 "Slow clients").
+func (s *Server) bodyGuard(c *gin.Context) {
+	r := c.Request
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 && len(r.TransferEncoding) == 0 {
+		c.Next()
+		return
+	}
+	idle := s.bodyIdle
+	if idle < 0 {
+		idle = 0
+	}
+	g := &guardedBody{ReadCloser: r.Body, rc: http.NewResponseController(c.Writer), idle: idle}
+	r.Body = g
+	c.Set(ctxBodyGuard, g)
+	c.Next()
+}
+
+// refuseUnreadBody prepares a refusal of a request whose body has not been
+// read to its end: the connection is closed after the answer, and the
+// server does not wait for (or read) the rest of the body.
+func refuseUnreadBody(c *gin.Context) {
+	v, ok := c.Get(ctxBodyGuard)
+	if !ok {
+		return
+	}
+	g := v.(*guardedBody)
+	if g.eof.Load() {
+		return
+	}
+	c.Header("Connection", "close")
+	// After the handler, net/http reads up to 256 KiB of an unread body
+	// hoping to reuse the connection; a deadline in the past stops that.
+	_ = g.rc.SetReadDeadline(time.Now())
+}
+
+// bodyTimedOut reports whether the request's body stalled.
+func bodyTimedOut(c *gin.Context) bool {
+	v, ok := c.Get(ctxBodyGuard)
+	return ok && v.(*guardedBody).timedOut.Load()
+}
