@@ -134,7 +134,9 @@ func TestScopeOfWebhooks(t *testing.T) {
 	scoped.json("POST", "/webhooks", map[string]any{"url": hs.URL + "/in", "secret": rcScoped.secret}).must(t, 201).decode(t, &own)
 	admin.json("POST", "/webhooks", map[string]any{"url": hg.URL + "/in", "secret": rcGlobal.secret}).must(t, 201).decode(t, &global)
 
-	pub := func(p, v string) { admin.json("POST", "/products/"+p+"/releases", map[string]any{"version": v}).must(t, 201) }
+	pub := func(p, v string) {
+		admin.json("POST", "/products/"+p+"/releases", map[string]any{"version": v}).must(t, 201)
+	}
 	pub("beta", "1.0.0")
 	pub("alpha", "1.0.0")
 	admin.json("POST", "/tokens", map[string]any{"name": "other", "role": "reader"}).must(t, 201)

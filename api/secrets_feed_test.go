@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"slices"
-	"sync"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
