@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reliquary/reliquary/internal/journal"
+	"github.com/reliquary/reliquary/internal/library"
 )
 
 // Bounded pages (DESIGN §8 "Bounded memory"): a page of events or releases
@@ -15,7 +16,7 @@ import (
 // element by element.
 
 // MaxPageBytes bounds the JSON of one page of a list or feed.
-const MaxPageBytes = 4 << 20
+const MaxPageBytes = library.MaxPageBytes
 
 // maxEventScan bounds how many journal events one request looks at.
 const maxEventScan = maxEventPage

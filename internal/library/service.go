@@ -274,6 +274,11 @@ type ReleaseFilter struct {
 	Cursor     string // the last version of the previous page
 }
 
+// MaxPageBytes bounds the stored records behind one page of a listing
+// (DESIGN §8 "Bounded memory": pages of at most 4 MiB); a page cut short
+// by it still carries the cursor of the next.
+const MaxPageBytes = 4 << 20
+
 // MaxPage is the largest page of a listing.
 const MaxPage = 1000
 
@@ -319,6 +324,7 @@ func (s *Service) Releases(_ context.Context, product string, f ReleaseFilter) (
 	if limit <= 0 || limit > MaxPage {
 		limit = 100
 	}
+	var cut bool // the page reached MaxPageBytes
 	err = s.repo.View(func(tx ReadTx) error {
 		if _, err := tx.Product(product); err != nil {
 			return err
@@ -326,7 +332,7 @@ func (s *Service) Releases(_ context.Context, product string, f ReleaseFilter) (
 		var err error
 		list, err = tx.Releases(product, ReleaseQuery{Before: f.Cursor, Limit: limit + 1, Match: func(r *Release) bool {
 			return !slices.ContainsFunc(match, func(m func(*Release) bool) bool { return !m(r) })
-		}})
+		}, MaxBytes: MaxPageBytes, Truncated: &cut})
 		return err
 	})
 	if err != nil {
@@ -335,6 +341,8 @@ func (s *Service) Releases(_ context.Context, product string, f ReleaseFilter) (
 	if len(list) > limit {
 		list = list[:limit]
 		next = list[limit-1].Version
+	} else if cut && len(list) > 0 {
+		next = list[len(list)-1].Version
 	}
 	return list, next, nil
 }
