@@ -138,6 +138,7 @@ type bench struct {
 	serverCount               float64
 	loadStart, loadEnd        string
 	started                   time.Time
+	listEvents                int // releases behind scenario 8's feed and listing
 }
 
 func (b *bench) add(key string, v float64) {
@@ -256,6 +257,7 @@ func (b *bench) run(ctx context.Context) error {
 		f     func(context.Context) error
 	}{
 		{"1,2,6", b.transfers}, {"3", b.concurrent}, {"5", b.publish}, {"7", b.rebuild},
+		{"8", b.lists},
 	}
 	for _, s := range steps {
 		run := false
