@@ -103,9 +103,11 @@ func TestRefusedWithoutReadingBody(t *testing.T) {
 
 // A body that stalls for --body-idle-timeout is cut off (408); a slow body
 // that keeps sending is not (the deadline is per read, not a total).
-func TestStalledBodyCutOff(t *testing.T) {
+func TestStalledBodyCutOff(t *testing.T) { stores(t, testStalledBodyCutOff) }
+
+func testStalledBodyCutOff(t *testing.T, store string) {
 	const idle = 600 * time.Millisecond
-	srv := testenv.StartServer(t, testenv.ServerOptions{BodyIdleTimeout: idle})
+	srv := testenv.StartServer(t, testenv.ServerOptions{Store: store, BodyIdleTimeout: idle})
 	admin := newClient(t, srv, srv.AdminToken)
 	admin.json("POST", "/products", map[string]any{"name": "app"}).must(t, 201)
 	admin.json("POST", "/products/app/releases", map[string]any{"version": "1.0.0"}).must(t, 201)
