@@ -56,17 +56,19 @@ func (s *Server) audit(c *gin.Context) {
 		limit = 100
 	}
 	v := viewer(principal(c))
-	page, _, err := s.eventPage(after, limit, func(e *journal.Event) *journal.Event {
+	pick := func(e *journal.Event) *journal.Event {
 		if !v.Visible(e) {
 			return nil
 		}
 		return journal.Redact(e)
-	})
+	}
+	ec := &eventCursor{next: after, limit: limit}
+	evs, end, err := s.eventChunk(ec, pick)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	writeEventPage(c, page)
+	s.writeEventPage(c, ec, evs, end, pick)
 }
 
 func (s *Server) auditVerify(c *gin.Context) {
@@ -120,16 +122,17 @@ func (s *Server) events(c *gin.Context) {
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
 	for {
 		wake := s.notifier.Wait()
-		page, more, err := s.eventPage(after, limit, pick)
+		ec := &eventCursor{next: after, limit: limit}
+		evs, end, err := s.eventChunk(ec, pick)
 		if err != nil {
 			fail(c, err)
 			return
 		}
-		if len(page.Events) > 0 || more || !time.Now().Before(deadline) {
-			writeEventPage(c, page)
+		if len(evs) > 0 || !end || !time.Now().Before(deadline) {
+			s.writeEventPage(c, ec, evs, end, pick)
 			return
 		}
-		after = page.NextAfter // nothing here for this caller: wait past it
+		after = ec.next // nothing here for this caller: wait past it
 		select {
 		case <-wake:
 		case <-time.After(time.Until(deadline)):

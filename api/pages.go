@@ -12,57 +12,97 @@ import (
 )
 
 // Bounded pages (DESIGN §8 "Bounded memory"): a page of events or releases
-// holds at most MaxPageBytes of JSON, whatever its limit, and is written
-// element by element.
+// holds at most MaxPageBytes of JSON, whatever its limit, and is gathered
+// and written a chunk at a time: each chunk is read in one short read
+// transaction and written to the client before the next is read, so a
+// request holds at most about chunkBytes of records.
 
 // MaxPageBytes bounds the JSON of one page of a list or feed.
 const MaxPageBytes = library.MaxPageBytes
 
+// chunkBytes is how much of a page is gathered before it is written.
+const chunkBytes = 256 << 10
+
 // maxEventScan bounds how many journal events one request looks at.
 const maxEventScan = maxEventPage
 
-// eventPage collects up to limit events after `after` that pick keeps
-// (pick returns the event to serve, or nil to skip it), looking at no more
-// than maxEventScan events and keeping the page under MaxPageBytes. more
-// reports that it stopped before the end of the journal.
-func (s *Server) eventPage(after uint64, limit int, pick func(*journal.Event) *journal.Event) (page EventPage, more bool, err error) {
-	page = EventPage{Events: []*journal.Event{}, NextAfter: after}
-	scanned, bytes := 0, 0
-	err = s.journal.ScanEvents(after, func(e *journal.Event, size int) bool {
-		if len(page.Events) >= limit || scanned >= maxEventScan || len(page.Events) > 0 && bytes+size > MaxPageBytes {
-			more = true
-			return false
-		}
-		scanned++
-		page.NextAfter = e.Seq
-		if out := pick(e); out != nil {
-			page.Events = append(page.Events, out)
-			bytes += len(out.Data) + 512
-		}
-		return true
-	})
-	return page, more, err
+// eventCursor is the progress of one page of events.
+type eventCursor struct {
+	next                  uint64 // the last seq looked at
+	limit                 int
+	count, scanned, bytes int
+	done                  bool // the page is complete (limit, scan or size bound)
 }
 
-// writeEventPage writes the page one event at a time, never the whole
-// document in one buffer.
-func writeEventPage(c *gin.Context, page EventPage) {
+// eventChunk gathers the page's next events that pick keeps (pick returns
+// the event to serve, or nil to skip it), up to chunkBytes, in one read
+// transaction. end reports that it reached the end of the journal.
+func (s *Server) eventChunk(ec *eventCursor, pick func(*journal.Event) *journal.Event) (evs []*journal.Event, end bool, err error) {
+	chunk := 0
+	end = true
+	err = s.journal.ScanEvents(ec.next, func(e *journal.Event, _ int) bool {
+		if ec.count >= ec.limit || ec.scanned >= maxEventScan {
+			ec.done, end = true, false
+			return false
+		}
+		out := pick(e)
+		if out == nil {
+			ec.scanned++
+			ec.next = e.Seq
+			return true
+		}
+		n := len(out.Data) + 256
+		if ec.count > 0 && ec.bytes+n > MaxPageBytes {
+			ec.done, end = true, false
+			return false
+		}
+		if len(evs) > 0 && chunk+n > chunkBytes {
+			end = false // the page goes on in the next chunk
+			return false
+		}
+		ec.scanned++
+		ec.next = e.Seq
+		ec.count++
+		ec.bytes += n
+		chunk += n
+		evs = append(evs, out)
+		return true
+	})
+	return evs, end, err
+}
+
+// writeEventPage writes a page whose first chunk is evs, reading and
+// writing the following chunks one at a time.
+func (s *Server) writeEventPage(c *gin.Context, ec *eventCursor, evs []*journal.Event, end bool, pick func(*journal.Event) *journal.Event) {
 	c.Header("Content-Type", "application/json; charset=utf-8")
 	c.Status(http.StatusOK)
 	w := c.Writer
 	_, _ = w.WriteString(`{"events":[`)
-	for i, e := range page.Events {
-		if i > 0 {
-			_, _ = w.WriteString(",")
+	first := true
+	for {
+		for i, e := range evs {
+			b, err := json.Marshal(e)
+			if err != nil {
+				s.log.Error("encode event", "seq", e.Seq, "err", err)
+				panic(http.ErrAbortHandler) // the status is out: cut the response
+			}
+			if !first {
+				_, _ = w.WriteString(",")
+			}
+			first = false
+			if _, err := w.Write(b); err != nil {
+				return
+			}
+			evs[i] = nil
 		}
-		b, err := json.Marshal(e)
-		if err != nil {
-			panic(http.ErrAbortHandler) // headers are out: cut the response
+		if end || ec.done {
+			break
 		}
-		if _, err := w.Write(b); err != nil {
-			return
+		var err error
+		if evs, end, err = s.eventChunk(ec, pick); err != nil {
+			s.log.Warn("event page cut short", "after", ec.next, "err", err)
+			panic(http.ErrAbortHandler)
 		}
-		page.Events[i] = nil // let the collector have it
 	}
-	_, _ = w.WriteString(`],"next_after":` + strconv.FormatUint(page.NextAfter, 10) + "}")
+	_, _ = w.WriteString(`],"next_after":` + strconv.FormatUint(ec.next, 10) + "}")
 }

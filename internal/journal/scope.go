@@ -96,6 +96,12 @@ const Redacted = "[redacted]"
 // stored event is untouched, so the chain still verifies on the server and
 // offline; a redacted event's hash no longer matches its served body.
 func Redact(e *Event) *Event {
+	return redact(e, false)
+}
+
+// redact is Redact, and with dropChanges also leaves out data.changes (the
+// feed's view), in one decode and one encode of the data.
+func redact(e *Event, dropChanges bool) *Event {
 	var data map[string]json.RawMessage
 	if err := json.Unmarshal(e.Data, &data); err != nil {
 		return e
@@ -118,7 +124,10 @@ func Redact(e *Event) *Event {
 			changed = true
 		}
 	}
-	if raw, ok := data["changes"]; ok {
+	if raw, ok := data["changes"]; ok && dropChanges {
+		delete(data, "changes")
+		changed = true
+	} else if ok {
 		var changes []map[string]json.RawMessage
 		if json.Unmarshal(raw, &changes) == nil {
 			cc := false

@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"time"
 )
@@ -78,14 +77,4 @@ func VerifySignature(secret string, body []byte, header string) bool {
 // Public is the event as the feed and webhooks show it: redacted (see
 // Redact) and without the index changes it carries (those are for audit,
 // mirror and rebuild).
-func Public(e *Event) *Event {
-	e = Redact(e)
-	var data map[string]json.RawMessage
-	if err := json.Unmarshal(e.Data, &data); err != nil || data["changes"] == nil {
-		return e
-	}
-	delete(data, "changes")
-	out := *e
-	out.Data, _ = json.Marshal(data)
-	return &out
-}
+func Public(e *Event) *Event { return redact(e, true) }

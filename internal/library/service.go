@@ -272,6 +272,9 @@ type ReleaseFilter struct {
 	Label      string // k:v
 	Limit      int
 	Cursor     string // the last version of the previous page
+	// MaxBytes bounds the stored records of the answer (0 or more than
+	// MaxPageBytes: MaxPageBytes); a list cut by it carries a cursor.
+	MaxBytes int
 }
 
 // MaxPageBytes bounds the stored records behind one page of a listing
@@ -324,7 +327,11 @@ func (s *Service) Releases(_ context.Context, product string, f ReleaseFilter) (
 	if limit <= 0 || limit > MaxPage {
 		limit = 100
 	}
-	var cut bool // the page reached MaxPageBytes
+	var cut bool // the page reached maxBytes
+	maxBytes := f.MaxBytes
+	if maxBytes <= 0 || maxBytes > MaxPageBytes {
+		maxBytes = MaxPageBytes
+	}
 	err = s.repo.View(func(tx ReadTx) error {
 		if _, err := tx.Product(product); err != nil {
 			return err
@@ -332,7 +339,7 @@ func (s *Service) Releases(_ context.Context, product string, f ReleaseFilter) (
 		var err error
 		list, err = tx.Releases(product, ReleaseQuery{Before: f.Cursor, Limit: limit + 1, Match: func(r *Release) bool {
 			return !slices.ContainsFunc(match, func(m func(*Release) bool) bool { return !m(r) })
-		}, MaxBytes: MaxPageBytes, Truncated: &cut})
+		}, MaxBytes: maxBytes, Truncated: &cut})
 		return err
 	})
 	if err != nil {
