@@ -135,7 +135,7 @@ func (b *bench) report(w io.Writer) {
 		if v := b.samples[l.key]; len(v) > 0 {
 			verdictRSS = fmt.Sprintf("target < 300 MiB: %s", verdict(slices.Max(v) < 300))
 		}
-		p("| 8 | 16 clients × %s (%d releases with 60 KiB notes): server peak RSS, MiB | %s | | %s |", l.what, b.listEvents,
+		p("| 8 | %d clients × %s (%d releases with 60 KiB notes): server peak RSS, MiB | %s | | %s |", envInt("BENCH_LIST_CLIENTS", 16), l.what, b.listEvents,
 			b.fig(l.key, "%.0f"), verdictRSS)
 	}
 	b.cpuTable(p)
