@@ -93,7 +93,7 @@ func TestSlowBackupDoesNotFreezeIndex(t *testing.T) {
 	for _, path := range []string{"/products", "/readyz"} {
 		start := time.Now()
 		admin.do("GET", path, nil).must(t, 200)
-		if d := time.Since(start); d > time.Second {
+		if d := time.Since(start); d > 3*time.Second { // a busy machine, not a held index (that hangs for good)
 			t.Errorf("GET %s took %s while a backup downloads", path, d)
 		}
 	}
