@@ -70,6 +70,10 @@ func (s *Server) bodyGuard(c *gin.Context) {
 	r.Body = g
 	c.Set(ctxBodyGuard, g)
 	c.Next()
+	// net/http looks at the request's own body type after the handler to
+	// decide on a lingering close (FIN, then a pause before closing, so the
+	// refusal is not lost to a reset while the client still sends).
+	r.Body = g.ReadCloser
 }
 
 // refuseUnreadBody prepares a refusal of a request whose body has not been
