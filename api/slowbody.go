@@ -89,10 +89,15 @@ func refuseUnreadBody(c *gin.Context) {
 		return
 	}
 	c.Header("Connection", "close")
-	// After the handler, net/http reads up to 256 KiB of an unread body
-	// hoping to reuse the connection; a deadline in the past stops that.
-	_ = g.rc.SetReadDeadline(time.Now())
+	// The answer is written without reading the body. After it, net/http
+	// reads what is left of a body under 256 KiB before closing (so a
+	// client still sending gets the answer rather than a reset); a short
+	// deadline bounds that for a client that trickles.
+	_ = g.rc.SetReadDeadline(time.Now().Add(refusalLinger))
 }
+
+// refusalLinger bounds the read of a refused body's rest after the answer.
+const refusalLinger = 500 * time.Millisecond
 
 // bodyTimedOut reports whether the request's body stalled.
 func bodyTimedOut(c *gin.Context) bool {
