@@ -60,6 +60,10 @@ type serveConfig struct {
 	// UISessionTTL is how long a web UI session lives unused.
 	UISessionTTL   time.Duration `yaml:"ui-session-ttl"`
 	StorageTimeout time.Duration `yaml:"storage-timeout"`
+	// BodyIdleTimeout cuts off a request body that stalls this long.
+	BodyIdleTimeout time.Duration `yaml:"body-idle-timeout"`
+	// WebhookAllowPrivate lets webhooks reach loopback/private addresses.
+	WebhookAllowPrivate bool `yaml:"webhook-allow-private"`
 }
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
@@ -84,6 +88,8 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.OIDCTokenTTL, "oidc-token-ttl", library.DefaultOIDCTokenTTL, "lifetime of the tokens minted for OIDC ID tokens")
 	fs.BoolVar(&c.OIDCAllowHTTPIssuer, "oidc-allow-http-issuer", false, "accept plain-http OIDC issuers on loopback addresses (tests with a local issuer only)")
 	fs.DurationVar(&c.UISessionTTL, "ui-session-ttl", 8*time.Hour, "how long a web UI (/ui/) session lives without use")
+	fs.DurationVar(&c.BodyIdleTimeout, "body-idle-timeout", api.DefaultBodyIdleTimeout, "cut off a request body that sends nothing for this long (per read, not a total deadline)")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, private, link-local and unique-local addresses (trusted networks only)")
 }
 
 // bindStoreFlags binds the settings that locate the index and the store
@@ -218,6 +224,9 @@ func (c *serveConfig) validate() error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))
+	}
+	if c.BodyIdleTimeout <= 0 {
+		errs = append(errs, errors.New("--body-idle-timeout must be positive"))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))

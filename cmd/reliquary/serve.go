@@ -150,7 +150,8 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 		Journal: ix, Notifier: notifier,
 		AnonymousRead: cfg.AnonymousRead, Downloads: cfg.Downloads, MaxUploadsPerToken: cfg.MaxUploadsPerToken, Logger: log,
 		OIDC: oidcVerifier, UISessionTTL: cfg.UISessionTTL, Log: tlog,
-		JournalCheck: func() error { return errors.Join(catchup.Err(), mirror.Err()) }})
+		JournalCheck:        func() error { return errors.Join(catchup.Err(), mirror.Err()) },
+		WebhookAllowPrivate: cfg.WebhookAllowPrivate, BodyIdleTimeout: cfg.BodyIdleTimeout})
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -181,7 +182,7 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	workers, stopWorkers := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { stopWorkers(); wg.Wait() }()
-	dispatcher := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: log}
+	dispatcher := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: log, AllowPrivate: cfg.WebhookAllowPrivate}
 	if catchup.pending() {
 		wg.Go(func() {
 			catchup.retry(workers, func() {

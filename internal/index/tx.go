@@ -98,6 +98,7 @@ func (t *tx) Releases(product string, q library.ReleaseQuery) ([]*library.Releas
 		stop = releaseKey(product, vk)
 	}
 	var out []*library.Release
+	size := 0
 	for ; k != nil && hasPrefix(k, prefix); k, v = c.Prev() {
 		if stop != nil && bytes.Compare(k, stop) < 0 {
 			break
@@ -112,6 +113,13 @@ func (t *tx) Releases(product string, q library.ReleaseQuery) ([]*library.Releas
 		if q.Match != nil && !q.Match(&r) {
 			continue
 		}
+		if q.MaxBytes > 0 && len(out) > 0 && size+len(v) > q.MaxBytes {
+			if q.Truncated != nil {
+				*q.Truncated = true
+			}
+			break
+		}
+		size += len(v)
 		out = append(out, &r)
 		if q.Limit > 0 && len(out) >= q.Limit {
 			break

@@ -46,6 +46,12 @@ type ServerOptions struct {
 	Now func() time.Time
 	// UISessionTTL is the web UI's session lifetime (0: the default).
 	UISessionTTL time.Duration
+	// WebhookDenyPrivate refuses webhooks to loopback and private
+	// addresses, as a default server does; test servers allow them
+	// (--webhook-allow-private), since their receivers listen on loopback.
+	WebhookDenyPrivate bool
+	// BodyIdleTimeout is --body-idle-timeout (0: the default).
+	BodyIdleTimeout time.Duration
 }
 
 // Server is a real Reliquary server on a loopback port: a bbolt file and a
@@ -132,13 +138,15 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 		Checkpoint: tlog.MirrorCheckpoint}
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
 		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier, OIDC: verifier, UISessionTTL: o.UISessionTTL, Log: tlog,
-		JournalCheck: func() error { return errors.Join(foreign, mirror.Err()) }})
+		JournalCheck:        func() error { return errors.Join(foreign, mirror.Err()) },
+		WebhookAllowPrivate: !o.WebhookDenyPrivate, BodyIdleTimeout: o.BodyIdleTimeout})
 	hs := httptest.NewServer(srv.Handler())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	if o.Workers {
 		d := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: slog.Default(),
-			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 100 * time.Millisecond}
+			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 100 * time.Millisecond,
+			AllowPrivate: !o.WebhookDenyPrivate}
 		wg.Go(func() { mirror.Run(ctx) })
 		wg.Go(func() { d.Run(ctx) })
 		st := &transparency.StatementWorker{Log: tlog, Events: ix, Notifier: notifier}
