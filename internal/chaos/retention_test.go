@@ -108,7 +108,7 @@ func fsckFindings(t *testing.T, srv *server, repair bool) map[string][]string {
 func TestKillDuringRetention(t *testing.T) {
 	for _, store := range []string{"fs", "s3"} {
 		t.Run(store, func(t *testing.T) {
-			const drafts, artifacts = 200, 3
+			const drafts, artifacts = 700, 1 // more than two deletion batches (256)
 			dir := t.TempDir()
 			var args []string
 			var cfg *s3.Config
@@ -128,10 +128,17 @@ func TestKillDuringRetention(t *testing.T) {
 				admin.base = srv.url() + "/api/v1"
 				// The first deletion's event: the run is inside its deletions.
 				var head struct {
-					NextAfter uint64 `json:"next_after"`
+					Events    []json.RawMessage `json:"events"`
+					NextAfter uint64            `json:"next_after"`
 				}
-				if err := json.Unmarshal(admin.must(t, 200, "GET", "/events?type=release.deleted&limit=1000", nil), &head); err != nil {
-					t.Fatal(err)
+				for { // page to the end of the feed: earlier rounds' deletions are behind us
+					after := head.NextAfter
+					if err := json.Unmarshal(admin.must(t, 200, "GET", fmt.Sprintf("/events?type=release.deleted&limit=1000&after=%d", after), nil), &head); err != nil {
+						t.Fatal(err)
+					}
+					if len(head.Events) == 0 && head.NextAfter == after {
+						break
+					}
 				}
 				done := make(chan struct{})
 				go func() {

@@ -21,6 +21,7 @@ func (ix *Index) AppendJournal(evs []*journal.Event) error {
 	return ix.db.Update(func(btx *bolt.Tx) error {
 		seq, hash := decodeHead(btx.Bucket(bucketMeta).Get(keyJournalHead))
 		v := journal.VerifierAt(seq, hash)
+		var tree logAppender // each event is also the signed log's next leaf (log.go)
 		for _, e := range evs {
 			if err := v.Add(e); err != nil {
 				return fmt.Errorf("catch up: %w", err)
@@ -31,6 +32,9 @@ func (ix *Index) AppendJournal(evs []*journal.Event) error {
 			}
 			if err := btx.Bucket(bucketJournal).Put(seqKey(e.Seq), raw); err != nil {
 				return err
+			}
+			if err := tree.append(btx, e); err != nil {
+				return fmt.Errorf("catch up: event %d: %w", e.Seq, err)
 			}
 			var data struct {
 				Changes []Change `json:"changes"`
