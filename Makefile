@@ -99,7 +99,7 @@ test: tools vet lint unit fuzz-short
 # Every fuzz target (their seed corpora also run in `unit`): a few seconds
 # each in `make test`, longer with `make fuzz` (FUZZTIME=5m make fuzz).
 FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNames ./api:FuzzJSONBodies ./api:FuzzOIDCExchange \
-	./internal/index:FuzzVersionKey ./internal/signing:FuzzCanonical ./internal/signing:FuzzParseReleaseManifest ./internal/oidc:FuzzVerify \
+	./internal/index:FuzzVersionKey ./internal/canonjson:FuzzCanonical ./internal/manifest:FuzzParseReleaseManifest ./internal/oidc:FuzzVerify \
 	./internal/ui:FuzzSafeNext ./internal/ui:FuzzReleaseFilter \
 	./internal/transparency:FuzzParseCheckpoint ./internal/transparency:FuzzVerifyStatement \
 	./internal/journal:FuzzRedact ./internal/journal:FuzzWebhookTarget

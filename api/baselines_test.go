@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/reliquary/reliquary/internal/library"
-	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/manifest"
 	"github.com/reliquary/reliquary/internal/testenv"
 )
 
@@ -158,18 +158,18 @@ func TestBaselineFromCurrent(t *testing.T) {
 	}
 
 	// The manifest: canonical, the recorded digest, verified with crypto/ecdsa alone.
-	manifest := e.reader.do("GET", "/baselines/prod-2026-01/manifest", nil).must(t, 200).body
+	mbytes := e.reader.do("GET", "/baselines/prod-2026-01/manifest", nil).must(t, 200).body
 	sig := e.reader.do("GET", "/baselines/prod-2026-01/manifest/signature", nil).must(t, 200).body
 	key := e.reader.do("GET", "/signing/key", nil).must(t, 200).body
-	verifyECDSA(t, key, manifest, sig)
-	if sum := sha256.Sum256(manifest); "sha256:"+hex.EncodeToString(sum[:]) != b.ManifestDigest {
+	verifyECDSA(t, key, mbytes, sig)
+	if sum := sha256.Sum256(mbytes); "sha256:"+hex.EncodeToString(sum[:]) != b.ManifestDigest {
 		t.Error("manifest bytes do not match manifest_digest")
 	}
-	m, err := signing.ParseBaselineManifest(manifest)
+	m, err := manifest.ParseBaselineManifest(mbytes)
 	if err != nil {
 		t.Fatalf("stored manifest is not canonical: %v", err)
 	}
-	if m.Name != "prod-2026-01" || m.ChangeID != "CHG-B1" || m.CreatedBy != "alice" || len(m.Releases) != 3 || m.Releases[2] != (signing.BaselineMember{Product: "web", Version: "3.0.0", Type: "major"}) {
+	if m.Name != "prod-2026-01" || m.ChangeID != "CHG-B1" || m.CreatedBy != "alice" || len(m.Releases) != 3 || m.Releases[2] != (manifest.BaselineMember{Product: "web", Version: "3.0.0", Type: "major"}) {
 		t.Errorf("manifest = %+v", m)
 	}
 	if got := e.srv.Objects(t, "baselines/"); !slices.Equal(got, []string{"baselines/prod-2026-01/manifest.json", "baselines/prod-2026-01/manifest.json.sig"}) {

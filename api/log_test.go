@@ -19,6 +19,7 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 
+	"github.com/reliquary/reliquary/internal/canonjson"
 	"github.com/reliquary/reliquary/internal/index"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/internal/transparency"
@@ -169,7 +170,7 @@ func backupLeaves(t *testing.T, admin *client) [][]byte {
 	}
 	var out [][]byte
 	for _, ev := range evs {
-		leaf, err := signing.Canonical(ev)
+		leaf, err := canonjson.Canonical(ev)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +188,7 @@ func auditLeaf(t *testing.T, admin *client, seq uint64) []byte {
 	if len(page.Events) != 1 {
 		t.Fatalf("no event %d", seq)
 	}
-	leaf, err := signing.CanonicalizeJSON(page.Events[0])
+	leaf, err := canonjson.CanonicalizeJSON(page.Events[0])
 	if err != nil {
 		t.Fatal(err)
 	}

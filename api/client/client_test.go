@@ -15,6 +15,7 @@ import (
 
 	"github.com/reliquary/reliquary/api/client"
 	"github.com/reliquary/reliquary/internal/apitest"
+	"github.com/reliquary/reliquary/internal/manifest"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/internal/testenv"
 )
@@ -171,13 +172,13 @@ func testLifecycle(t *testing.T, srv *testenv.Server) {
 		t.Fatalf("sealed %+v", rel)
 	}
 	key := must(admin.SigningKey(ctx)).get(t)
-	manifest := must(rm.Manifest(ctx, "hr", "1.0.0")).get(t)
+	mbytes := must(rm.Manifest(ctx, "hr", "1.0.0")).get(t)
 	msig := must(rm.ManifestSignature(ctx, "hr", "1.0.0")).get(t)
 	sig := must(signing.DecodeSignature([]byte(msig))).get(t)
-	if err := signing.VerifyWithPEM(key, manifest, sig); err != nil {
+	if err := signing.VerifyWithPEM(key, mbytes, sig); err != nil {
 		t.Fatalf("manifest signature: %v", err)
 	}
-	if m := must(signing.ParseReleaseManifest(manifest)).get(t); len(m.Artifacts) != 1 || m.Artifacts[0].SHA256 != hexSum(data) {
+	if m := must(manifest.ParseReleaseManifest(mbytes)).get(t); len(m.Artifacts) != 1 || m.Artifacts[0].SHA256 != hexSum(data) {
 		t.Fatalf("manifest %+v", m)
 	}
 	asigText := must(rm.ArtifactSignature(ctx, "hr", "1.0.0", "hr.tar.gz")).get(t)

@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/Masterminds/semver/v3"
 
-	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/manifest"
 )
 
 // The checks get and verify make before anything is written (DESIGN §12
@@ -13,7 +13,7 @@ import (
 // checkBinding checks that the signed manifest is for the product asked
 // for and that its version satisfies the requested constraint (an empty
 // constraint means any release version, as the server reads it: "*").
-func checkBinding(req ref, m signing.ReleaseManifest) error {
+func checkBinding(req ref, m manifest.ReleaseManifest) error {
 	const what = "manifest binding"
 	if m.Product != req.product {
 		return verifyFailed(what, "the signed manifest is for product %q, %q was asked for", m.Product, req.product)
@@ -41,7 +41,7 @@ func checkBinding(req ref, m signing.ReleaseManifest) error {
 // after it stays inside the target directory.
 func checkArtifactNames(names []string) error {
 	for _, name := range names {
-		if !signing.ValidArtifactName(name) {
+		if !manifest.ValidArtifactName(name) {
 			n := name
 			if len(n) > 80 {
 				n = n[:80] + "..."

@@ -9,7 +9,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/reliquary/reliquary/internal/library"
-	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/manifest"
 )
 
 // TestCheckBindingAgreesWithResolve: the client's binding check accepts a
@@ -58,7 +58,7 @@ func TestCheckBindingAgreesWithResolve(t *testing.T) {
 		}
 		rel := &library.Release{Product: got, Version: v, State: library.StateApproved}
 		want := asked == got && library.Eligible(rel, library.ResolveQuery{Constraint: parsed, MinState: library.StateApproved})
-		m := signing.ReleaseManifest{SchemaVersion: 1, Product: got, Version: v, Type: "major", SealedAt: time.Unix(1, 0)}
+		m := manifest.ReleaseManifest{SchemaVersion: 1, Product: got, Version: v, Type: "major", SealedAt: time.Unix(1, 0)}
 		err = checkBinding(ref{product: asked, version: c}, m)
 		if want != (err == nil) {
 			t.Fatalf("checkBinding(%s@%q, manifest %s@%s) = %v, resolution would pick it: %v", asked, c, got, v, err, want)

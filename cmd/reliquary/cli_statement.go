@@ -17,6 +17,7 @@ import (
 	"github.com/reliquary/reliquary/api/client"
 	"github.com/reliquary/reliquary/internal/index"
 	"github.com/reliquary/reliquary/internal/journal"
+	"github.com/reliquary/reliquary/internal/manifest"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/internal/transparency"
 	"github.com/reliquary/reliquary/storage"
@@ -54,7 +55,7 @@ func trustedKeyring(keys [][]byte) (*signing.Keyring, error) {
 // signature, its event's inclusion in a signed checkpoint, that it is about
 // r and the verified manifest m, and that its state is released (or
 // approved when minState is approved).
-func requireStatement(ctx context.Context, c *client.Client, r ref, keys [][]byte, m signing.ReleaseManifest, minState, logState string) (*transparency.Verified, error) {
+func requireStatement(ctx context.Context, c *client.Client, r ref, keys [][]byte, m manifest.ReleaseManifest, minState, logState string) (*transparency.Verified, error) {
 	const what = "release statement"
 	kr, err := trustedKeyring(keys)
 	if err != nil {

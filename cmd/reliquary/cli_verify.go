@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reliquary/reliquary/api/client"
+	"github.com/reliquary/reliquary/internal/manifest"
 	"github.com/reliquary/reliquary/internal/signing"
 )
 
@@ -75,43 +76,43 @@ func verifyAny(keys [][]byte, digest []byte, sigText, what string) error {
 // verifiedManifest fetches a release's manifest and its signature, checks
 // the signature, parses it strictly and checks it describes r. digest,
 // when not empty, is the "sha256:<hex>" the release records.
-func verifiedManifest(ctx context.Context, c *client.Client, r ref, keys [][]byte, digest string) (signing.ReleaseManifest, error) {
+func verifiedManifest(ctx context.Context, c *client.Client, r ref, keys [][]byte, digest string) (manifest.ReleaseManifest, error) {
 	const what = "manifest"
 	body, err := c.Manifest(ctx, r.product, r.version)
 	if client.HasCode(err, "INTEGRITY_ERROR") {
-		return signing.ReleaseManifest{}, verifyFailed(what, "the server reports its stored manifest of %s is corrupt: %v", r, err)
+		return manifest.ReleaseManifest{}, verifyFailed(what, "the server reports its stored manifest of %s is corrupt: %v", r, err)
 	}
 	if err != nil {
-		return signing.ReleaseManifest{}, fmt.Errorf("fetch the manifest of %s: %w", r, err)
+		return manifest.ReleaseManifest{}, fmt.Errorf("fetch the manifest of %s: %w", r, err)
 	}
 	sig, err := c.ManifestSignature(ctx, r.product, r.version)
 	if err != nil {
-		return signing.ReleaseManifest{}, fmt.Errorf("fetch the manifest signature of %s: %w", r, err)
+		return manifest.ReleaseManifest{}, fmt.Errorf("fetch the manifest signature of %s: %w", r, err)
 	}
 	sum := sha256.Sum256(body)
 	if err := verifyAny(keys, sum[:], sig, "manifest signature"); err != nil {
-		return signing.ReleaseManifest{}, err
+		return manifest.ReleaseManifest{}, err
 	}
 	if digest != "" && digest != "sha256:"+hex.EncodeToString(sum[:]) {
-		return signing.ReleaseManifest{}, verifyFailed(what, "its sha256 is %x, the release records %s", sum, digest)
+		return manifest.ReleaseManifest{}, verifyFailed(what, "its sha256 is %x, the release records %s", sum, digest)
 	}
-	m, err := signing.ParseReleaseManifest(body)
+	m, err := manifest.ParseReleaseManifest(body)
 	if err != nil {
-		return signing.ReleaseManifest{}, verifyFailed(what, "%v", err)
+		return manifest.ReleaseManifest{}, verifyFailed(what, "%v", err)
 	}
 	if m.Product != r.product || m.Version != r.version {
-		return signing.ReleaseManifest{}, verifyFailed(what, "it describes %s@%s, not %s", m.Product, m.Version, r)
+		return manifest.ReleaseManifest{}, verifyFailed(what, "it describes %s@%s, not %s", m.Product, m.Version, r)
 	}
 	return m, nil
 }
 
-func manifestArtifact(m signing.ReleaseManifest, name string) (signing.ManifestArtifact, bool) {
+func manifestArtifact(m manifest.ReleaseManifest, name string) (manifest.ManifestArtifact, bool) {
 	for _, a := range m.Artifacts {
 		if a.Name == name {
 			return a, true
 		}
 	}
-	return signing.ManifestArtifact{}, false
+	return manifest.ManifestArtifact{}, false
 }
 
 // check is one line of verify's report.
@@ -252,7 +253,7 @@ func runVerify(cmd *cobra.Command, o *cliOpts, c *client.Client, r ref, file, ar
 // verifyOne checks one artifact, from file or downloaded, and records the
 // digest and signature checks. It returns only errors that are not
 // verification failures (a network error, a missing file).
-func verifyOne(ctx context.Context, c *client.Client, r ref, m signing.ReleaseManifest, keys [][]byte, name, file string,
+func verifyOne(ctx context.Context, c *client.Client, r ref, m manifest.ReleaseManifest, keys [][]byte, name, file string,
 	progress func(int64), record func(string, string, error)) error {
 	subject := "artifact " + name
 	ma, ok := manifestArtifact(m, name)

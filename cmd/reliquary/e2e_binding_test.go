@@ -19,6 +19,8 @@ import (
 	"testing"
 
 	"github.com/reliquary/reliquary/api/client"
+	"github.com/reliquary/reliquary/internal/canonjson"
+	"github.com/reliquary/reliquary/internal/manifest"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/internal/testenv"
 )
@@ -160,12 +162,12 @@ func TestGetBindsToTheRequest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := signing.ParseReleaseManifest(real)
+		m, err := manifest.ParseReleaseManifest(real)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m.Artifacts[0].Name = evilName
-		forged, err := signing.Canonical(m)
+		forged, err := canonjson.Canonical(m)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/canonjson"
 )
 
 // Change is one write of a transaction as the journal carries it: the
@@ -53,7 +53,7 @@ func (t *tx) put(bucket, key []byte, value []byte) error {
 // putJSON marshals v in canonical form (the form the journal carries, so
 // a rebuilt index holds the very same bytes) and puts it.
 func (t *tx) putJSON(bucket, key []byte, v any) error {
-	data, err := signing.Canonical(v)
+	data, err := canonjson.Canonical(v)
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/reliquary/reliquary/internal/canonjson"
 	"github.com/reliquary/reliquary/internal/library"
-	"github.com/reliquary/reliquary/internal/signing"
 )
 
 // mth is RFC 6962's Merkle Tree Hash written out from its definition
@@ -54,7 +54,7 @@ func leavesOf(t *testing.T, ix *Index) [][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		leaf, err := signing.CanonicalizeJSON(raw)
+		leaf, err := canonjson.CanonicalizeJSON(raw)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,7 +17,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/canonjson"
 )
 
 // Event is one entry of the journal.
@@ -62,7 +62,7 @@ func (e *Event) ComputeHash() (string, error) {
 	if len(data) == 0 {
 		data = json.RawMessage("{}")
 	}
-	canon, err := signing.Canonical(body{
+	canon, err := canonjson.Canonical(body{
 		Seq: e.Seq, Time: e.Time.UTC().Format(TimeFormat), Actor: e.Actor, Type: e.Type,
 		Subject: e.Subject, Data: data, PrevHash: e.PrevHash,
 	})
@@ -84,7 +84,7 @@ func (e *Event) Seal(prevSeq uint64, prevHash string) error {
 	if len(e.Data) == 0 {
 		e.Data = json.RawMessage("{}")
 	} else {
-		canon, err := signing.CanonicalizeJSON(e.Data)
+		canon, err := canonjson.CanonicalizeJSON(e.Data)
 		if err != nil {
 			return fmt.Errorf("event data: %w", err)
 		}

@@ -7,19 +7,19 @@ import (
 
 	"github.com/transparency-dev/merkle/rfc6962"
 
-	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/canonjson"
 )
 
 // Leaf is the event's leaf in the signed log (DESIGN §12): the canonical
 // JSON of the whole event, its hash included, exactly
-// signing.Canonical(e). Anyone holding the event's JSON recomputes it with
-// signing.CanonicalizeJSON. It is assembled field by field (members in
+// canonjson.Canonical(e). Anyone holding the event's JSON recomputes it with
+// canonjson.CanonicalizeJSON. It is assembled field by field (members in
 // canonical order) so that only the data object is re-parsed.
 func (e *Event) Leaf() ([]byte, error) {
 	data := []byte("null")
 	if len(e.Data) > 0 {
 		var err error
-		if data, err = signing.CanonicalizeJSON(e.Data); err != nil {
+		if data, err = canonjson.CanonicalizeJSON(e.Data); err != nil {
 			return nil, fmt.Errorf("event %d leaf: %w", e.Seq, err)
 		}
 	}
@@ -30,21 +30,21 @@ func (e *Event) Leaf() ([]byte, error) {
 	var b bytes.Buffer
 	b.Grow(len(data) + 320)
 	b.WriteString(`{"actor":`)
-	signing.AppendCanonicalString(&b, e.Actor)
+	canonjson.AppendCanonicalString(&b, e.Actor)
 	b.WriteString(`,"data":`)
 	b.Write(data)
 	b.WriteString(`,"hash":`)
-	signing.AppendCanonicalString(&b, e.Hash)
+	canonjson.AppendCanonicalString(&b, e.Hash)
 	b.WriteString(`,"prev_hash":`)
-	signing.AppendCanonicalString(&b, e.PrevHash)
+	canonjson.AppendCanonicalString(&b, e.PrevHash)
 	b.WriteString(`,"seq":`)
 	b.Write(strconv.AppendUint(nil, e.Seq, 10))
 	b.WriteString(`,"subject":`)
-	signing.AppendCanonicalString(&b, e.Subject)
+	canonjson.AppendCanonicalString(&b, e.Subject)
 	b.WriteString(`,"time":`)
 	b.Write(t)
 	b.WriteString(`,"type":`)
-	signing.AppendCanonicalString(&b, e.Type)
+	canonjson.AppendCanonicalString(&b, e.Type)
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }

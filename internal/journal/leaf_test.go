@@ -8,7 +8,7 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/canonjson"
 )
 
 // The leaf assembled field by field is exactly the canonical JSON of the
@@ -25,7 +25,7 @@ func TestLeafIsTheCanonicalEvent(t *testing.T) {
 		if data == "" {
 			e.Data = nil // an event without data marshals it as null
 		}
-		want, err := signing.Canonical(e)
+		want, err := canonjson.Canonical(e)
 		if err != nil {
 			t.Fatal(err)
 		}

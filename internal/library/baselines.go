@@ -14,6 +14,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/reliquary/reliquary/internal/manifest"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/storage"
 )
@@ -35,7 +36,7 @@ const FromCurrent = "current"
 
 // Baseline is a named, immutable, signed set of (product, version) pairs:
 // what production is made of at a point in time. Its signed canonical
-// manifest (signing.BaselineManifest) is stored at baselines/<name>/
+// manifest (manifest.BaselineManifest) is stored at baselines/<name>/
 // manifest.json; the index keeps this record with the manifest's digest.
 type Baseline struct {
 	Name        string           `json:"name"`
@@ -165,9 +166,9 @@ func (s *Service) CreateBaseline(ctx context.Context, pr Principal, in BaselineI
 	slices.SortFunc(members, func(a, b BaselineMember) int { return cmp.Compare(a.Product, b.Product) })
 
 	now := s.clock()
-	m := signing.BaselineManifest{Name: in.Name, Description: in.Description, ChangeID: in.ChangeID, CreatedBy: pr.Name, CreatedAt: now}
+	m := manifest.BaselineManifest{Name: in.Name, Description: in.Description, ChangeID: in.ChangeID, CreatedBy: pr.Name, CreatedAt: now}
 	for _, mb := range members {
-		m.Releases = append(m.Releases, signing.BaselineMember{Product: mb.Product, Version: mb.Version, Type: string(mb.Type)})
+		m.Releases = append(m.Releases, manifest.BaselineMember{Product: mb.Product, Version: mb.Version, Type: string(mb.Type)})
 	}
 	body, err := m.Marshal()
 	if err != nil {
@@ -182,7 +183,7 @@ func (s *Service) CreateBaseline(ctx context.Context, pr Principal, in BaselineI
 	// putFresh is create-only; an object already at the key is an orphan of
 	// an interrupted creation (the index does not name the baseline and this
 	// caller holds the name's lock), so it is replaced.
-	if err := s.putFresh(ctx, mkey, body, signing.ManifestMediaType); err != nil {
+	if err := s.putFresh(ctx, mkey, body, manifest.ManifestMediaType); err != nil {
 		return nil, fmt.Errorf("baseline %s: %w", in.Name, err)
 	}
 	if err := s.putFresh(ctx, skey, signing.EncodeSignature(sig), "text/plain"); err != nil {

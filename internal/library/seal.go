@@ -11,6 +11,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/reliquary/reliquary/internal/manifest"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/storage"
 )
@@ -66,10 +67,10 @@ func (s *Service) Seal(ctx context.Context, pr Principal, product, version strin
 	}
 
 	now := s.clock()
-	m := signing.ReleaseManifest{Product: product, Version: version, Type: string(r.Type), ChangeID: r.ChangeID,
+	m := manifest.ReleaseManifest{Product: product, Version: version, Type: string(r.Type), ChangeID: r.ChangeID,
 		CIIDs: r.CIIDs, SealedBy: pr.Name, SealedAt: now}
 	for _, a := range arts {
-		m.Artifacts = append(m.Artifacts, signing.ManifestArtifact{Name: a.Name, SHA256: a.SHA256, Size: a.Size,
+		m.Artifacts = append(m.Artifacts, manifest.ManifestArtifact{Name: a.Name, SHA256: a.SHA256, Size: a.Size,
 			MediaType: a.MediaType, OS: a.OS, Arch: a.Arch})
 	}
 	body, err := m.Marshal()
@@ -82,7 +83,7 @@ func (s *Service) Seal(ctx context.Context, pr Principal, product, version strin
 		return nil, fmt.Errorf("seal %s: sign manifest: %w", subject, err)
 	}
 	mkey, skey := storage.ReleaseManifestKey(product, version), storage.ReleaseManifestSigKey(product, version)
-	if err := s.putFresh(ctx, mkey, body, signing.ManifestMediaType); err != nil {
+	if err := s.putFresh(ctx, mkey, body, manifest.ManifestMediaType); err != nil {
 		return nil, fmt.Errorf("seal %s: %w", subject, err)
 	}
 	if err := s.putFresh(ctx, skey, signing.EncodeSignature(sig), "text/plain"); err != nil {

@@ -8,6 +8,8 @@ import (
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/reliquary/reliquary/internal/canonjson"
 )
 
 // BundleMediaType is the media type of the Sigstore bundles Bundle writes.
@@ -74,7 +76,7 @@ func bundle(keyID string, digest, sig []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle: marshal: %w", err)
 	}
-	out, err := CanonicalizeJSON(raw)
+	out, err := canonjson.CanonicalizeJSON(raw)
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}

@@ -1,11 +1,14 @@
 package signing
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 
 	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -68,4 +71,18 @@ func (kr *Keyring) PublicKeys() map[string]*ecdsa.PublicKey {
 		out[e.KeyID] = e.pub
 	}
 	return out
+}
+
+// decodeStrict decodes one JSON value with no unknown fields and nothing
+// after it.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("data after the JSON value")
+	}
+	return nil
 }

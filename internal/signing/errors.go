@@ -44,12 +44,4 @@ var (
 	// ErrInvalidSignature means a signature is not decodable (bad base64,
 	// empty).
 	ErrInvalidSignature = errors.New("signing: invalid signature encoding")
-
-	// ErrNotCanonical means a document parsed correctly but its bytes are not
-	// the canonical serialisation of its content.
-	ErrNotCanonical = errors.New("signing: document is not canonical JSON")
-
-	// ErrInvalidManifest means a manifest is structurally wrong: unknown
-	// fields, unsupported schema version, missing or duplicate entries.
-	ErrInvalidManifest = errors.New("signing: invalid manifest")
 )

@@ -3,12 +3,18 @@
 package signing
 
 import (
+	// The providers, as the binary imports them (cmd/reliquary/kms_providers.go).
 	"context"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/sigstore/sigstore/pkg/signature/kms/aws"
+	_ "github.com/sigstore/sigstore/pkg/signature/kms/azure"
+	_ "github.com/sigstore/sigstore/pkg/signature/kms/gcp"
+	_ "github.com/sigstore/sigstore/pkg/signature/kms/hashivault"
 )
 
 func TestKMSProvidersCompiledIn(t *testing.T) {

@@ -1,11 +1,12 @@
 //go:build !reliquary_nokms
 
-package signing
+package main
 
 // The sigstore KMS providers register themselves with kms.AddProvider when
-// imported. Build with -tags reliquary_nokms to leave them (and their cloud
-// SDKs) out of the binary; KMS URIs then fail with
-// ErrKMSProviderNotBuilt.
+// imported. They are imported here, by the binary, and not by
+// internal/signing, so that no library package links the cloud SDKs. Build
+// with -tags reliquary_nokms to leave them out of the binary too; KMS URIs
+// then fail with signing.ErrKMSProviderNotBuilt.
 import (
 	_ "github.com/sigstore/sigstore/pkg/signature/kms/aws"        // awskms://
 	_ "github.com/sigstore/sigstore/pkg/signature/kms/azure"      // azurekms://

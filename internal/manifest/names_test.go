@@ -1,9 +1,11 @@
-package signing
+package manifest
 
 import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/reliquary/reliquary/internal/canonjson"
 )
 
 // TestParseReleaseManifestRefusesBadArtifactNames: a signed, canonical
@@ -14,7 +16,7 @@ func TestParseReleaseManifestRefusesBadArtifactNames(t *testing.T) {
 		m := sampleRelease()
 		m.Artifacts = []ManifestArtifact{{Name: name, SHA256: digestA, Size: 1, MediaType: "x"}}
 		m.SchemaVersion, m.SealedAt = ManifestSchemaVersion, m.SealedAt.UTC()
-		b, err := Canonical(m)
+		b, err := canonjson.Canonical(m)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package signing
+package manifest
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/reliquary/reliquary/internal/canonjson"
 )
 
 // ManifestSchemaVersion is the schema_version written into, and required
@@ -71,7 +73,7 @@ func (m ReleaseManifest) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Canonical(n)
+	return canonjson.Canonical(n)
 }
 
 func (m ReleaseManifest) normalize() (ReleaseManifest, error) {
@@ -158,7 +160,7 @@ func (m BaselineManifest) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Canonical(n)
+	return canonjson.Canonical(n)
 }
 
 func (m BaselineManifest) normalize() (BaselineManifest, error) {
