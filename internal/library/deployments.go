@@ -192,7 +192,7 @@ func (s *Service) RecordDeployment(_ context.Context, pr Principal, in Deploymen
 		if ev.Seq != d.ID {
 			return fmt.Errorf("deployment recorded as event %d, expected %d", ev.Seq, d.ID)
 		}
-		return nil
+		return s.haltOnFailures(tx, pr, d)
 	})
 	if err != nil {
 		return nil, err
