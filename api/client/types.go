@@ -35,6 +35,8 @@ type Policy struct {
 	SupportedMinors   int      `json:"supported_minors"`
 	AllowedTypes      []string `json:"allowed_types"`
 	MaxArtifactBytes  int64    `json:"max_artifact_bytes"`
+
+	RolloutHaltFailureRatio float64 `json:"rollout_halt_failure_ratio"`
 }
 
 // Input returns the policy as a complete PolicyInput (every field set).
@@ -43,6 +45,7 @@ func (p Policy) Input() PolicyInput {
 		RequiredApprovals: &p.RequiredApprovals, FourEyes: &p.FourEyes, RequireChangeID: &p.RequireChangeID,
 		SupportedMajors: &p.SupportedMajors, SupportedMinors: &p.SupportedMinors,
 		AllowedTypes: append([]string{}, p.AllowedTypes...), MaxArtifactBytes: &p.MaxArtifactBytes,
+		RolloutHaltFailureRatio: &p.RolloutHaltFailureRatio,
 	}
 }
 
@@ -56,6 +59,8 @@ type PolicyInput struct {
 	SupportedMinors   *int     `json:"supported_minors,omitempty"`
 	AllowedTypes      []string `json:"allowed_types,omitempty"`
 	MaxArtifactBytes  *int64   `json:"max_artifact_bytes,omitempty"`
+
+	RolloutHaltFailureRatio *float64 `json:"rollout_halt_failure_ratio,omitempty"`
 }
 
 // Release states.
@@ -90,6 +95,8 @@ type Release struct {
 	Withdrawn      *Withdrawal       `json:"withdrawn,omitempty"`
 	History        []Transition      `json:"history"`
 	Artifacts      []Artifact        `json:"artifacts"`
+	// Rollout is the phased plan of a released release; nil: fully rolled out.
+	Rollout *Rollout `json:"rollout,omitempty"`
 }
 
 // Approval is one release manager's approval.
@@ -162,6 +169,8 @@ type PromoteInput struct {
 	To       string `json:"to"`
 	ChangeID string `json:"change_id,omitempty"`
 	Comment  string `json:"comment,omitempty"`
+	// Rollout, when set, is the first rollout plan (else percent 100).
+	Rollout *RolloutInput `json:"rollout,omitempty"`
 }
 
 // WithdrawInput is the body of Withdraw.
@@ -176,6 +185,9 @@ type ResolveQuery struct {
 	OS, Arch   string // "" for any
 	MinState   string // "released" (default) or "approved"
 	Current    bool   // skip superseded releases
+	// Target and Environment name the caller for rollouts: a release below
+	// 100% reaches only its pilots, environments and percentage of targets.
+	Target, Environment string
 }
 
 // Resolution is the answer of Resolve.
@@ -183,6 +195,8 @@ type Resolution struct {
 	Release     Release            `json:"release"`
 	Artifacts   []ResolvedArtifact `json:"artifacts"`
 	ManifestURL string             `json:"manifest_url"`
+	// Required: the rollout deadline passed and the target runs older.
+	Required bool `json:"required"`
 }
 
 // ResolvedArtifact is a matching artifact with where to download it
