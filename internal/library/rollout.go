@@ -324,9 +324,6 @@ func (s *Service) SetRollout(_ context.Context, pr Principal, product, version s
 // and resolve returns the previous release to everyone but its pilots and
 // environments.
 func (s *Service) haltOnFailures(tx WriteTx, pr Principal, d *Deployment) error {
-	if d.Status != DeployFailed {
-		return nil // only a failure can push the share up
-	}
 	p, err := tx.Product(d.Product)
 	if err != nil {
 		return err
