@@ -73,7 +73,8 @@ test: tools vet lint unit fuzz-short
 # Every fuzz target (their seed corpora also run in `unit`): a few seconds
 # each in `make test`, longer with `make fuzz` (FUZZTIME=5m make fuzz).
 FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNames ./api:FuzzJSONBodies \
-	./internal/index:FuzzVersionKey ./internal/signing:FuzzCanonical ./internal/signing:FuzzParseReleaseManifest
+	./internal/index:FuzzVersionKey ./internal/signing:FuzzCanonical ./internal/signing:FuzzParseReleaseManifest \
+	./internal/library:FuzzRolloutPlan
 FUZZTIME ?= 1m
 
 fuzz-short:
