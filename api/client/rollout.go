@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// Rollout is the phased plan of a released release (DESIGN.md §14).
+// Rollout is the phased plan of a released release (DESIGN.md §14), as
+// the release carries it: RolloutView lists the pilots.
 type Rollout struct {
 	Percent       int          `json:"percent"`
-	Pilots        []string     `json:"pilots"`
+	PilotCount    int          `json:"pilot_count"`
 	Environments  []string     `json:"environments"`
 	RequiredAfter *time.Time   `json:"required_after,omitempty"`
 	UpdatedBy     string       `json:"updated_by"`
@@ -51,6 +52,7 @@ type RolloutView struct {
 	State          string `json:"state"`
 	FullyRolledOut bool   `json:"fully_rolled_out"`
 	Rollout
+	Pilots      []string                 `json:"pilots"`
 	Deployments map[string]RolloutCounts `json:"deployments"`
 	Totals      RolloutCounts            `json:"totals"`
 }

@@ -58,7 +58,8 @@ var (
 	allBuckets = [][]byte{bucketMeta, bucketProducts, bucketReleases, bucketArtifacts,
 		bucketTokens, bucketTokenHashes, bucketJournal, bucketWebhooks, bucketHookState, bucketHookLog,
 		bucketBaselines, bucketIdxChangeID, bucketIdxCIID, bucketIdxLabel, bucketDeployments,
-		bucketIdxDeployProduct, bucketIdxDeployRelease, bucketIdxDeployEnv, bucketIdxDeployTarget, bucketEnvironments}
+		bucketIdxDeployProduct, bucketIdxDeployRelease, bucketIdxDeployEnv, bucketIdxDeployTarget, bucketEnvironments,
+		bucketRolloutPilots}
 
 	// unjournaledBuckets are written outside the journal's changes: the
 	// journal itself, the meta bucket and operational state.
@@ -169,4 +170,16 @@ func decodeHead(b []byte) (uint64, string) {
 // hasPrefix is bytes.HasPrefix for keys.
 func hasPrefix(k, prefix []byte) bool {
 	return len(k) >= len(prefix) && strings.HasPrefix(string(k), string(prefix))
+}
+
+// The pilots of rollouts (rollout.go), kept out of the release record so
+// that resolve, which decodes every release it walks past, never decodes a
+// list of up to 1,000 pilots; a pilot is one Get:
+//
+//	rollout_pilots <product> 0x00 <semver key> 0x00 <target> → {}
+var bucketRolloutPilots = []byte("rollout_pilots")
+
+// rolloutPilotPrefix is the start of the pilot entries of one release.
+func rolloutPilotPrefix(product string, vkey []byte) []byte {
+	return append(releaseKey(product, vkey), sep)
 }

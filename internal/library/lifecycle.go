@@ -110,10 +110,13 @@ func (s *Service) Promote(_ context.Context, pr Principal, product, version stri
 	if err := checkText("comment", in.Comment, maxText); err != nil {
 		return nil, err
 	}
-	var plan *Rollout
+	var (
+		plan   *Rollout
+		pilots []string
+	)
 	if in.Rollout != nil {
 		var err error
-		if plan, err = in.Rollout.plan(pr.Name, s.clock()); err != nil {
+		if plan, pilots, err = in.Rollout.plan(pr.Name, s.clock()); err != nil {
 			return nil, err
 		}
 	}
@@ -139,9 +142,12 @@ func (s *Service) Promote(_ context.Context, pr Principal, product, version stri
 		if err := tx.PutRelease(r); err != nil {
 			return err
 		}
+		if err := tx.SetRolloutPilots(product, version, pilots); err != nil {
+			return err
+		}
 		data := map[string]any{"product": product, "version": version, "change_id": in.ChangeID, "comment": in.Comment}
 		if plan != nil {
-			data["rollout"] = plan
+			data["rollout"], data["pilots"] = plan, pilots
 		}
 		if _, err := tx.Record(Event{Time: now, Actor: pr.Name, Type: EvReleaseReleased, Subject: product + "@" + version, Data: data}); err != nil {
 			return err

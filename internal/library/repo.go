@@ -67,6 +67,11 @@ type ReadTx interface {
 	EnvironmentSlot(env, product, target string) (*EnvironmentSlot, error)
 	// EnvironmentSlots lists an environment's slots by product and target.
 	EnvironmentSlots(env string) ([]*EnvironmentSlot, error)
+
+	// RolloutPilot reports whether target is a pilot of the release's
+	// rollout (rollout.go); RolloutPilots lists them, sorted.
+	RolloutPilot(product, version, target string) (bool, error)
+	RolloutPilots(product, version string) ([]string, error)
 }
 
 // WriteTx changes the index; Record appends the journal event.
@@ -81,6 +86,8 @@ type WriteTx interface {
 	// PutDeployment stores a record and its secondary index entries.
 	PutDeployment(*Deployment) error
 	PutEnvironmentSlot(*EnvironmentSlot) error
+	// SetRolloutPilots replaces the pilots of a release's rollout.
+	SetRolloutPilots(product, version string, pilots []string) error
 	// Record appends an event, returning it with seq and hashes filled.
 	Record(e Event) (*journal.Event, error)
 }

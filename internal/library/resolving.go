@@ -87,7 +87,16 @@ func (s *Service) Resolve(_ context.Context, product string, req ResolveRequest)
 		var txErr error
 		walk.Limit = 1
 		walk.Match = func(r *Release) bool {
-			if txErr != nil || !Eligible(r, q) || !Reaches(r, product, req.Target, req.Environment) {
+			if txErr != nil || !Eligible(r, q) {
+				return false
+			}
+			if !Reaches(r, product, req.Target, req.Environment, func() bool {
+				ok, err := tx.RolloutPilot(product, r.Version, req.Target)
+				if err != nil {
+					txErr = err
+				}
+				return ok
+			}) {
 				return false
 			}
 			arts, err := tx.Artifacts(product, r.Version)

@@ -31,14 +31,17 @@ const (
 	EvRolloutHalted  = "release.rollout_halted"
 )
 
-// Rollout is the phased plan of a released release. A release without one
-// is fully rolled out (percent 100).
+// Rollout is the phased plan of a released release, as its record holds
+// it. A release without one is fully rolled out (percent 100). Its pilots
+// are kept beside the record (ReadTx.RolloutPilot), so that resolve never
+// decodes a list of up to 1,000 of them for every release it walks past.
 type Rollout struct {
 	// Percent is the share of targets (by RolloutBucket) that get the
 	// release; 100 is fully rolled out.
 	Percent int `json:"percent"`
-	// Pilots always get the release.
-	Pilots []string `json:"pilots"`
+	// PilotCount is how many pilots (targets that always get the release)
+	// the plan names.
+	PilotCount int `json:"pilot_count"`
 	// Environments: callers resolving for one of them always get it.
 	Environments []string `json:"environments"`
 	// RequiredAfter: past it, resolve answers required for targets that run
@@ -70,47 +73,48 @@ type RolloutInput struct {
 	RequiredAfter string   `json:"required_after"`
 }
 
-// plan validates the input and builds the plan: pilots and environments
+// plan validates the input and builds the plan and its pilots, both
 // de-duplicated and sorted.
-func (in *RolloutInput) plan(actor string, now time.Time) (*Rollout, error) {
-	ro := &Rollout{Pilots: []string{}, Environments: []string{}, UpdatedBy: actor, UpdatedAt: now}
+func (in *RolloutInput) plan(actor string, now time.Time) (*Rollout, []string, error) {
+	ro := &Rollout{Environments: []string{}, UpdatedBy: actor, UpdatedAt: now}
 	if in.Percent != nil {
 		ro.Percent = *in.Percent
 	}
 	if ro.Percent < 0 || ro.Percent > 100 {
-		return nil, withDetails(ErrInvalidInput, fmt.Sprintf("rollout percent %d must be between 0 and 100", ro.Percent), map[string]any{"field": "percent"})
+		return nil, nil, withDetails(ErrInvalidInput, fmt.Sprintf("rollout percent %d must be between 0 and 100", ro.Percent), map[string]any{"field": "percent"})
 	}
 	if len(in.Pilots) > MaxRolloutPilots {
-		return nil, withDetails(ErrInvalidInput, fmt.Sprintf("a rollout has at most %d pilots, not %d", MaxRolloutPilots, len(in.Pilots)),
+		return nil, nil, withDetails(ErrInvalidInput, fmt.Sprintf("a rollout has at most %d pilots, not %d", MaxRolloutPilots, len(in.Pilots)),
 			map[string]any{"field": "pilots", "limit": MaxRolloutPilots})
 	}
 	for _, p := range in.Pilots {
 		if err := ValidateTarget(p); err != nil {
-			return nil, withDetails(ErrInvalidInput, fmt.Sprintf("pilot %q must match %s", clip(p), targetRe), map[string]any{"field": "pilots"})
+			return nil, nil, withDetails(ErrInvalidInput, fmt.Sprintf("pilot %q must match %s", clip(p), targetRe), map[string]any{"field": "pilots"})
 		}
 	}
 	if len(in.Environments) > MaxRolloutEnvironments {
-		return nil, withDetails(ErrInvalidInput, fmt.Sprintf("a rollout names at most %d environments, not %d", MaxRolloutEnvironments, len(in.Environments)),
+		return nil, nil, withDetails(ErrInvalidInput, fmt.Sprintf("a rollout names at most %d environments, not %d", MaxRolloutEnvironments, len(in.Environments)),
 			map[string]any{"field": "environments", "limit": MaxRolloutEnvironments})
 	}
 	for _, e := range in.Environments {
 		// Any environment name is allowed (free text, like deployments),
 		// as long as it is one a deployment could name.
 		if err := ValidateEnvironment(e); err != nil {
-			return nil, withDetails(ErrInvalidInput, fmt.Sprintf("environment %q must match %s", clip(e), environmentRe), map[string]any{"field": "environments"})
+			return nil, nil, withDetails(ErrInvalidInput, fmt.Sprintf("environment %q must match %s", clip(e), environmentRe), map[string]any{"field": "environments"})
 		}
 	}
-	ro.Pilots = sortedSet(in.Pilots)
+	pilots := sortedSet(in.Pilots)
+	ro.PilotCount = len(pilots)
 	ro.Environments = sortedSet(in.Environments)
 	if in.RequiredAfter != "" {
 		t, err := time.Parse(time.RFC3339, in.RequiredAfter)
 		if err != nil {
-			return nil, withDetails(ErrInvalidInput, fmt.Sprintf("required_after %q is not an RFC 3339 time", clip(in.RequiredAfter)), map[string]any{"field": "required_after"})
+			return nil, nil, withDetails(ErrInvalidInput, fmt.Sprintf("required_after %q is not an RFC 3339 time", clip(in.RequiredAfter)), map[string]any{"field": "required_after"})
 		}
 		t = t.UTC()
 		ro.RequiredAfter = &t
 	}
-	return ro, nil
+	return ro, pilots, nil
 }
 
 func sortedSet(in []string) []string {
@@ -146,10 +150,11 @@ func InRollout(r *Release) bool {
 // Reaches reports whether a release's rollout gives it to a caller that
 // resolves as target ("" when unknown) in environment ("" when unknown):
 // always when fully rolled out; else when the environment is one of the
-// plan's, the target one of its pilots, or the target's bucket below the
-// percentage. A caller without a target gets only fully rolled-out
-// releases, unless its environment is in the plan.
-func Reaches(r *Release, product, target, environment string) bool {
+// plan's, the target's bucket is below the percentage, or the target is
+// one of its pilots (isPilot, asked last and only when the plan has
+// pilots). A caller without a target gets only fully rolled-out releases,
+// unless its environment is in the plan.
+func Reaches(r *Release, product, target, environment string, isPilot func() bool) bool {
 	if FullyRolledOut(r) {
 		return true
 	}
@@ -160,10 +165,10 @@ func Reaches(r *Release, product, target, environment string) bool {
 	if target == "" {
 		return false
 	}
-	if slices.Contains(ro.Pilots, target) {
+	if RolloutBucket(product, target) < ro.Percent {
 		return true
 	}
-	return RolloutBucket(product, target) < ro.Percent
+	return ro.PilotCount > 0 && isPilot != nil && isPilot()
 }
 
 // RolloutCounts are deployment records by status.
@@ -187,15 +192,16 @@ func (c *RolloutCounts) add(s DeploymentStatus) {
 // Total is the number of records counted.
 func (c RolloutCounts) Total() int { return c.Succeeded + c.Failed + c.RolledBack }
 
-// RolloutView is the answer of GET .../rollout: the plan, whether the
-// release is fully rolled out, and the deployment records of the release
-// counted per environment and in total.
+// RolloutView is the answer of GET .../rollout: the plan with its pilots,
+// whether the release is fully rolled out, and the deployment records of
+// the release counted per environment and in total.
 type RolloutView struct {
 	Product        string `json:"product"`
 	Version        string `json:"version"`
 	State          State  `json:"state"`
 	FullyRolledOut bool   `json:"fully_rolled_out"`
 	Rollout
+	Pilots      []string                 `json:"pilots"`
 	Deployments map[string]RolloutCounts `json:"deployments"`
 	Totals      RolloutCounts            `json:"totals"`
 }
@@ -204,15 +210,12 @@ type RolloutView struct {
 func planOf(r *Release) Rollout {
 	if r.Rollout != nil {
 		ro := *r.Rollout
-		if ro.Pilots == nil {
-			ro.Pilots = []string{}
-		}
 		if ro.Environments == nil {
 			ro.Environments = []string{}
 		}
 		return ro
 	}
-	ro := Rollout{Percent: 100, Pilots: []string{}, Environments: []string{}, UpdatedBy: r.ReleasedBy}
+	ro := Rollout{Percent: 100, Environments: []string{}, UpdatedBy: r.ReleasedBy}
 	if r.ReleasedAt != nil {
 		ro.UpdatedAt = *r.ReleasedAt
 	}
@@ -238,8 +241,12 @@ func (s *Service) rolloutView(tx ReadTx, r *Release) (*RolloutView, error) {
 	if err != nil {
 		return nil, err
 	}
+	pilots, err := tx.RolloutPilots(r.Product, r.Version)
+	if err != nil {
+		return nil, err
+	}
 	return &RolloutView{Product: r.Product, Version: r.Version, State: r.State, FullyRolledOut: FullyRolledOut(r),
-		Rollout: planOf(r), Deployments: per, Totals: total}, nil
+		Rollout: planOf(r), Pilots: pilots, Deployments: per, Totals: total}, nil
 }
 
 // hasBeenReleased reports whether r was ever released: rollouts exist only
@@ -278,7 +285,7 @@ func (s *Service) Rollout(_ context.Context, product, version string) (*RolloutV
 // only fully rolled-out releases.
 func (s *Service) SetRollout(_ context.Context, pr Principal, product, version string, in RolloutInput) (*RolloutView, error) {
 	now := s.clock()
-	plan, err := in.plan(pr.Name, now)
+	plan, pilots, err := in.plan(pr.Name, now)
 	if err != nil {
 		return nil, err
 	}
@@ -296,8 +303,11 @@ func (s *Service) SetRollout(_ context.Context, pr Principal, product, version s
 		if err := tx.PutRelease(r); err != nil {
 			return err
 		}
+		if err := tx.SetRolloutPilots(product, version, pilots); err != nil {
+			return err
+		}
 		if _, err := tx.Record(Event{Time: now, Actor: pr.Name, Type: EvRolloutChanged, Subject: product + "@" + version,
-			Data: map[string]any{"product": product, "version": version, "rollout": plan, "previous": old}}); err != nil {
+			Data: map[string]any{"product": product, "version": version, "rollout": plan, "pilots": pilots, "previous": old}}); err != nil {
 			return err
 		}
 		if wasFull != FullyRolledOut(r) {

@@ -23,24 +23,24 @@ func FuzzRolloutPlan(f *testing.F) {
 		if dec.Decode(&in) != nil {
 			return
 		}
-		ro, err := in.plan("rm", now)
+		ro, pilots, err := in.plan("rm", now)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidInput) {
 				t.Fatalf("%q: %v is not invalid input", b, err)
 			}
 			return
 		}
-		if ro.Percent < 0 || ro.Percent > 100 || len(ro.Pilots) > MaxRolloutPilots || len(ro.Environments) > MaxRolloutEnvironments {
+		if ro.Percent < 0 || ro.Percent > 100 || len(pilots) > MaxRolloutPilots || ro.PilotCount != len(pilots) || len(ro.Environments) > MaxRolloutEnvironments {
 			t.Fatalf("%q: plan out of bounds: %+v", b, ro)
 		}
-		for _, p := range ro.Pilots {
+		for _, p := range pilots {
 			if ValidateTarget(p) != nil {
 				t.Fatalf("%q: pilot %q accepted", b, p)
 			}
 		}
-		for i := 1; i < len(ro.Pilots); i++ {
-			if ro.Pilots[i-1] >= ro.Pilots[i] {
-				t.Fatalf("%q: pilots not a sorted set: %q", b, ro.Pilots)
+		for i := 1; i < len(pilots); i++ {
+			if pilots[i-1] >= pilots[i] {
+				t.Fatalf("%q: pilots not a sorted set: %q", b, pilots)
 			}
 		}
 		for _, e := range ro.Environments {
@@ -63,17 +63,22 @@ func TestRolloutBucketAndReaches(t *testing.T) {
 			t.Errorf("bucket(%s) = %d", tg, b)
 		}
 	}
-	r := &Release{State: StateReleased, Rollout: &Rollout{Percent: 0, Pilots: []string{"p"}, Environments: []string{"staging"}}}
+	r := &Release{State: StateReleased, Rollout: &Rollout{Percent: 0, PilotCount: 1, Environments: []string{"staging"}}}
+	isPilot := func(target string) func() bool { return func() bool { return target == "p" } }
 	for _, c := range []struct {
 		target, env string
 		want        bool
 	}{{"p", "", true}, {"x", "staging", true}, {"", "staging", true}, {"x", "", false}, {"", "", false}} {
-		if got := Reaches(r, "hr", c.target, c.env); got != c.want {
+		if got := Reaches(r, "hr", c.target, c.env, isPilot(c.target)); got != c.want {
 			t.Errorf("Reaches(%q, %q) = %v", c.target, c.env, got)
 		}
 	}
+	r.Rollout.PilotCount = 0
+	if Reaches(r, "hr", "p", "", isPilot("p")) {
+		t.Error("a plan without pilots asked for one")
+	}
 	r.Rollout.Percent = 100
-	if !Reaches(r, "hr", "", "") || !FullyRolledOut(r) || InRollout(r) {
+	if !Reaches(r, "hr", "", "", nil) || !FullyRolledOut(r) || InRollout(r) {
 		t.Error("a release at 100% reaches everyone")
 	}
 	if !FullyRolledOut(&Release{State: StateReleased}) {
