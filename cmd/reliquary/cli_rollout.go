@@ -157,3 +157,40 @@ func defaultTarget() string {
 	}
 	return ""
 }
+
+// promoteRollout are promote's flags for a first rollout plan: without any
+// of them the release is fully rolled out.
+type promoteRollout struct {
+	percent              int
+	pilots, environments []string
+	requiredAfter        string
+}
+
+func (p *promoteRollout) bind(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.IntVar(&p.percent, "rollout-percent", 0, "release to this share of targets only (0-100; see reliquary rollout)")
+	fl.StringSliceVar(&p.pilots, "rollout-pilot", nil, "release to this pilot target first (repeat)")
+	fl.StringSliceVar(&p.environments, "rollout-environment", nil, "release to this environment first (repeat)")
+	fl.StringVar(&p.requiredAfter, "rollout-required-after", "", "deadline: RFC 3339 time or a duration from now (72h)")
+}
+
+// input is the rollout of the promote body, nil when no --rollout-* flag
+// was given.
+func (p *promoteRollout) input(cmd *cobra.Command) (*client.RolloutInput, error) {
+	fl := cmd.Flags()
+	if !fl.Changed("rollout-percent") && !fl.Changed("rollout-pilot") && !fl.Changed("rollout-environment") && !fl.Changed("rollout-required-after") {
+		return nil, nil
+	}
+	if p.percent < 0 || p.percent > 100 {
+		return nil, usageError{fmt.Errorf("--rollout-percent %d: use 0 to 100", p.percent)}
+	}
+	deadline, err := parseDeadline(p.requiredAfter, time.Now())
+	if err != nil {
+		return nil, usageError{err}
+	}
+	percent := p.percent
+	if !fl.Changed("rollout-percent") && !fl.Changed("rollout-pilot") && !fl.Changed("rollout-environment") {
+		percent = 100 // only a deadline: everyone gets it
+	}
+	return &client.RolloutInput{Percent: &percent, Pilots: p.pilots, Environments: p.environments, RequiredAfter: deadline}, nil
+}
