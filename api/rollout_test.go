@@ -67,6 +67,15 @@ func TestRolloutHTTP(t *testing.T) {
 		}
 	}
 
+	// What production is made of: a release in rollout is not current.
+	var b struct {
+		Releases []struct{ Product, Version string }
+	}
+	e.rm.json("POST", "/baselines", map[string]any{"name": "during-rollout", "from": "current"}).must(t, 201).decode(t, &b)
+	if len(b.Releases) != 1 || b.Releases[0].Version != "1.0.0" {
+		t.Errorf("baseline from current during the rollout: %+v", b.Releases)
+	}
+
 	// Widen to 100% with a deadline in the past: everyone gets it, required.
 	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	e.rm.json("PUT", "/products/hr/releases/1.1.0/rollout", map[string]any{"percent": 100, "required_after": past}).must(t, 200).decode(t, &view)
