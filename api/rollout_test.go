@@ -101,8 +101,8 @@ func TestRolloutHTTP(t *testing.T) {
 		e.deploy("hr", "1.1.0", "staging", fmt.Sprintf("s-%d", i), []string{"failed", "rolled_back", "failed", "succeeded"}[i])
 	}
 	e.reader.json("GET", "/products/hr/releases/1.1.0/rollout", nil).must(t, 200).decode(t, &view)
-	if view.Percent != 0 || view.Halted == nil {
-		t.Fatalf("not halted after 2 of 5 failed at ratio 0.4: %+v", view)
+	if view.Percent != 0 || view.Halted == nil || view.Halted.Deployments != 5 || view.Halted.Failed != 2 || view.Halted.PreviousPercent != 20 {
+		t.Fatalf("not halted after 2 of 5 failed at ratio 0.4: %+v (%+v)", view, view.Halted)
 	}
 	if got := view.Deployments["staging"]; got != (library.RolloutCounts{Succeeded: 1, Failed: 2, RolledBack: 1}) {
 		t.Errorf("staging counts = %+v", got)

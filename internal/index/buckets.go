@@ -59,7 +59,7 @@ var (
 		bucketTokens, bucketTokenHashes, bucketJournal, bucketWebhooks, bucketHookState, bucketHookLog,
 		bucketBaselines, bucketIdxChangeID, bucketIdxCIID, bucketIdxLabel, bucketDeployments,
 		bucketIdxDeployProduct, bucketIdxDeployRelease, bucketIdxDeployEnv, bucketIdxDeployTarget, bucketEnvironments,
-		bucketRolloutPilots}
+		bucketRolloutPilots, bucketRolloutCounts}
 
 	// unjournaledBuckets are written outside the journal's changes: the
 	// journal itself, the meta bucket and operational state.
@@ -177,7 +177,14 @@ func hasPrefix(k, prefix []byte) bool {
 // list of up to 1,000 pilots; a pilot is one Get:
 //
 //	rollout_pilots <product> 0x00 <semver key> 0x00 <target> → {}
-var bucketRolloutPilots = []byte("rollout_pilots")
+//	rollout_counts <product> 0x00 <semver key>               → RolloutCounts JSON
+//
+// rollout_counts holds a release's running count of deployment records by
+// status, so the halt check of every deployment record is one read.
+var (
+	bucketRolloutPilots = []byte("rollout_pilots")
+	bucketRolloutCounts = []byte("rollout_counts")
+)
 
 // rolloutPilotPrefix is the start of the pilot entries of one release.
 func rolloutPilotPrefix(product string, vkey []byte) []byte {

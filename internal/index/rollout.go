@@ -65,4 +65,22 @@ func (t *tx) SetRolloutPilots(product, version string, pilots []string) error {
 	return nil
 }
 
+// RolloutCounts implements library.ReadTx.
+func (t *tx) RolloutCounts(product, version string) (*library.RolloutCounts, error) {
+	vk, err := versionKeyOf(version)
+	if err != nil {
+		return nil, err
+	}
+	return getJSON[library.RolloutCounts](t.b(bucketRolloutCounts), releaseKey(product, vk))
+}
+
+// PutRolloutCounts implements library.WriteTx.
+func (t *tx) PutRolloutCounts(product, version string, c *library.RolloutCounts) error {
+	vk, err := versionKeyOf(version)
+	if err != nil {
+		return err
+	}
+	return t.putJSON(bucketRolloutCounts, releaseKey(product, vk), c)
+}
+
 var _ library.WriteTx = (*tx)(nil)

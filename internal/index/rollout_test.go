@@ -611,3 +611,60 @@ func TestRolloutRebuildGivesIdenticalAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestRolloutCountsMatchTheRecords: the running counts the halt check
+// reads always equal a walk of the release's deployment records, however
+// rollouts start and stop between records (a count missing for records
+// older than the rollout is computed when first needed).
+func TestRolloutCountsMatchTheRecords(t *testing.T) {
+	e := newRolloutEnv(t)
+	e.product("hr", 1) // halts only when every record failed
+	e.release("hr", "1.0.0", nil)
+	e.release("hr", "1.1.0", nil)
+	statuses := []library.DeploymentStatus{library.DeploySucceeded, library.DeployFailed, library.DeployRolledBack}
+	kept := 0
+	for i := range 60 {
+		switch i % 20 {
+		case 5:
+			e.setRollout("hr", "1.1.0", library.RolloutInput{Percent: pct(30)})
+		case 15:
+			e.setRollout("hr", "1.1.0", library.RolloutInput{Percent: pct(100)})
+		}
+		v := []string{"1.0.0", "1.1.0"}[i%2]
+		e.deploy("hr", v, []string{"production", "staging"}[i%3%2], fmt.Sprintf("t-%d", i%7), statuses[i%3])
+		err := e.ix.View(func(tx library.ReadTx) error {
+			for _, v := range []string{"1.0.0", "1.1.0"} {
+				c, err := tx.RolloutCounts("hr", v)
+				if err != nil {
+					return err
+				}
+				if c == nil {
+					continue
+				}
+				kept++
+				var walk library.RolloutCounts
+				list, err := tx.Deployments(library.DeploymentQuery{Product: "hr", Version: v})
+				for _, d := range list {
+					switch d.Status {
+					case library.DeploySucceeded:
+						walk.Succeeded++
+					case library.DeployFailed:
+						walk.Failed++
+					default:
+						walk.RolledBack++
+					}
+				}
+				if err != nil || *c != walk {
+					t.Fatalf("after record %d: %s counts %+v, the records %+v (%v)", i, v, *c, walk, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if kept == 0 {
+		t.Fatal("no running count was ever kept")
+	}
+}

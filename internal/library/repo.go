@@ -72,6 +72,9 @@ type ReadTx interface {
 	// rollout (rollout.go); RolloutPilots lists them, sorted.
 	RolloutPilot(product, version, target string) (bool, error)
 	RolloutPilots(product, version string) ([]string, error)
+	// RolloutCounts is a release's running count of deployment records,
+	// or nil when none is kept (rollout.go).
+	RolloutCounts(product, version string) (*RolloutCounts, error)
 }
 
 // WriteTx changes the index; Record appends the journal event.
@@ -88,6 +91,7 @@ type WriteTx interface {
 	PutEnvironmentSlot(*EnvironmentSlot) error
 	// SetRolloutPilots replaces the pilots of a release's rollout.
 	SetRolloutPilots(product, version string, pilots []string) error
+	PutRolloutCounts(product, version string, c *RolloutCounts) error
 	// Record appends an event, returning it with seq and hashes filled.
 	Record(e Event) (*journal.Event, error)
 }

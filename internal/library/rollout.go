@@ -327,38 +327,68 @@ func (s *Service) SetRollout(_ context.Context, pr Principal, product, version s
 	return out, nil
 }
 
-// haltOnFailures is called in the transaction that records deployment d:
-// when d's release is in rollout, the policy sets a failure ratio, at
-// least RolloutHaltMinRecords records of the release exist and that share
-// of them failed, the rollout is halted (percent 0, release.rollout_halted)
-// and resolve returns the previous release to everyone but its pilots and
-// environments.
-func (s *Service) haltOnFailures(tx WriteTx, pr Principal, d *Deployment) error {
+// countForRollout is called in the transaction that stores deployment d
+// of release r, before its event is recorded. It keeps the release's
+// running count of deployment records (ReadTx.RolloutCounts) so that the
+// halt check costs one read, not a walk of every record: a count that
+// exists is incremented; a missing one (a release whose records predate
+// the counts, or that was never in rollout) is computed by one walk the
+// first time a halt check needs it. It returns the counts when the
+// rollout must halt: r is in rollout and not halted already, the policy
+// sets a failure ratio, at least RolloutHaltMinRecords records exist and
+// that share of them failed.
+func (s *Service) countForRollout(tx WriteTx, r *Release, d *Deployment) (*RolloutCounts, error) {
+	c, err := tx.RolloutCounts(d.Product, d.Version)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		c.add(d.Status)
+		if err := tx.PutRolloutCounts(d.Product, d.Version, c); err != nil {
+			return nil, err
+		}
+	}
+	if !InRollout(r) || r.Rollout.Halted != nil {
+		return nil, nil
+	}
+	p, err := tx.Product(d.Product)
+	if err != nil {
+		return nil, err
+	}
+	ratio := p.Policy.RolloutHaltFailureRatio
+	if ratio <= 0 {
+		return nil, nil
+	}
+	if c == nil {
+		_, total, err := rolloutCounts(tx, d.Product, d.Version) // d is stored already: counted
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.PutRolloutCounts(d.Product, d.Version, &total); err != nil {
+			return nil, err
+		}
+		c = &total
+	}
+	n := c.Total()
+	if n < RolloutHaltMinRecords || float64(c.Failed)/float64(n) < ratio {
+		return nil, nil
+	}
+	return c, nil
+}
+
+// haltRollout halts r's rollout after deployment d pushed the failures to
+// the policy's ratio, in d's transaction: percent 0, a halted note, event
+// release.rollout_halted. Resolve then returns the previous release to
+// everyone but the pilots and environments.
+func (s *Service) haltRollout(tx WriteTx, pr Principal, r *Release, d *Deployment, c RolloutCounts) error {
 	p, err := tx.Product(d.Product)
 	if err != nil {
 		return err
 	}
 	ratio := p.Policy.RolloutHaltFailureRatio
-	if ratio <= 0 {
-		return nil
-	}
-	r, err := tx.Release(d.Product, d.Version)
-	if err != nil {
-		return err
-	}
-	if !InRollout(r) || r.Rollout.Halted != nil {
-		return nil
-	}
-	_, total, err := rolloutCounts(tx, d.Product, d.Version)
-	if err != nil {
-		return err
-	}
-	n := total.Total()
-	if n < RolloutHaltMinRecords || float64(total.Failed)/float64(n) < ratio {
-		return nil
-	}
+	n := c.Total()
 	ro := *r.Rollout
-	ro.Halted = &RolloutHalt{At: d.RecordedAt, Deployments: n, Failed: total.Failed, Ratio: ratio, PreviousPercent: ro.Percent, DeploymentID: d.ID}
+	ro.Halted = &RolloutHalt{At: d.RecordedAt, Deployments: n, Failed: c.Failed, Ratio: ratio, PreviousPercent: ro.Percent, DeploymentID: d.ID}
 	ro.Percent = 0
 	r.Rollout = &ro
 	if err := tx.PutRelease(r); err != nil {
@@ -366,7 +396,7 @@ func (s *Service) haltOnFailures(tx WriteTx, pr Principal, d *Deployment) error 
 	}
 	_, err = tx.Record(Event{Time: d.RecordedAt, Actor: pr.Name, Type: EvRolloutHalted, Subject: d.Product + "@" + d.Version,
 		Data: map[string]any{"product": d.Product, "version": d.Version, "rollout": &ro,
-			"reason": fmt.Sprintf("%d of %d deployment records failed (policy rollout_halt_failure_ratio %g)", total.Failed, n, ratio)}})
+			"reason": fmt.Sprintf("%d of %d deployment records failed (policy rollout_halt_failure_ratio %g)", c.Failed, n, ratio)}})
 	// The release was below 100% already: the set of fully rolled-out
 	// releases, and so supersession, is unchanged.
 	return err
