@@ -26,7 +26,7 @@ export RELIQUARY_COSIGN := $(COSIGN)
 
 TEST_FLAGS ?= -race -timeout 30m
 
-.PHONY: all build run test tools vet lint unit fuzz fuzz-short clean bench
+.PHONY: all build run test tools vet lint unit fuzz fuzz-short clean bench bench-go
 
 all: build
 
@@ -58,6 +58,11 @@ $(REGISTRY):
 # free 127.0.0.1 ports; BENCH_* variables size it (bench/main.go, BENCHMARKS.md).
 bench: $(MINIO) $(REGISTRY)
 	BENCH_MINIO=$(MINIO) BENCH_REGISTRY=$(REGISTRY) $(GO) run ./bench
+	$(MAKE) --no-print-directory bench-go
+
+# Benchmarks of one component each (BENCHMARKS.md, "Component benchmarks").
+bench-go:
+	$(GO) test -run '^$$' -bench 'Retention100k' -benchtime 1x ./internal/library/
 
 vet:
 	$(GO) vet ./...

@@ -62,6 +62,7 @@ const (
 	CodeEnvironmentNotFound = "ENVIRONMENT_NOT_FOUND"
 	CodeNotImplemented      = "NOT_IMPLEMENTED"
 	CodeInternal            = "INTERNAL"
+	CodeReleaseProtected    = "RELEASE_PROTECTED"
 )
 
 // errorTable maps domain and storage errors (errors.Is) to status and code.
@@ -112,6 +113,7 @@ var errorTable = []struct {
 	{storage.ErrUnavailable, http.StatusServiceUnavailable, CodeStorageUnavailable},
 	{journal.ErrWebhookNotFound, http.StatusNotFound, CodeWebhookNotFound},
 	{journal.ErrBroken, http.StatusInternalServerError, CodeJournalBroken},
+	{library.ErrReleaseProtected, http.StatusConflict, CodeReleaseProtected},
 }
 
 // ErrorBody is the error envelope: {"error": {"code", "message", "details"}}.

@@ -93,5 +93,9 @@ func (s *Server) Routes() []Route {
 		// Rollout (DESIGN.md §14).
 		{http.MethodGet, release + "/rollout", reader, s.getRollout},
 		{http.MethodPut, release + "/rollout", rm, s.setRollout},
+
+		// Retention and deletion (DESIGN §13).
+		{http.MethodDelete, release, pub, s.deleteRelease},
+		{http.MethodPost, APIPrefix + "/retention/run", admin, s.runRetention},
 	}
 }

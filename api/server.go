@@ -104,6 +104,7 @@ func New(cfg Config) *Server {
 	s.bytesIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "reliquary_artifact_bytes_uploaded_total", Help: "Artifact bytes stored."})
 	s.bytesOut = prometheus.NewCounter(prometheus.CounterOpts{Name: "reliquary_artifact_bytes_downloaded_total", Help: "Artifact bytes served."})
 	s.registry.MustRegister(s.requests, s.duration, s.bytesIn, s.bytesOut, s.uploads.gauge)
+	s.registry.MustRegister(s.retentionMetrics()...)
 	s.metricsH = promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
 	return s
 }

@@ -37,6 +37,14 @@ type Policy struct {
 	MaxArtifactBytes  int64    `json:"max_artifact_bytes"`
 
 	RolloutHaltFailureRatio float64 `json:"rollout_halt_failure_ratio"`
+	// Retention is what the retention runner may delete (nil: nothing).
+	Retention *RetentionPolicy `json:"retention,omitempty"`
+}
+
+// RetentionPolicy is policy.retention; a zero field turns its rule off.
+type RetentionPolicy struct {
+	DraftsDays     int `json:"drafts_days,omitempty"`
+	CandidatesKeep int `json:"candidates_keep,omitempty"`
 }
 
 // Input returns the policy as a complete PolicyInput (every field set).
@@ -46,19 +54,21 @@ func (p Policy) Input() PolicyInput {
 		SupportedMajors: &p.SupportedMajors, SupportedMinors: &p.SupportedMinors,
 		AllowedTypes: append([]string{}, p.AllowedTypes...), MaxArtifactBytes: &p.MaxArtifactBytes,
 		RolloutHaltFailureRatio: &p.RolloutHaltFailureRatio,
+		Retention:               p.Retention,
 	}
 }
 
 // PolicyInput is the body of SetPolicy: the server fills absent (nil)
 // fields with the defaults, so SetPolicy replaces the whole policy.
 type PolicyInput struct {
-	RequiredApprovals *int     `json:"required_approvals,omitempty"`
-	FourEyes          *bool    `json:"four_eyes,omitempty"`
-	RequireChangeID   *bool    `json:"require_change_id,omitempty"`
-	SupportedMajors   *int     `json:"supported_majors,omitempty"`
-	SupportedMinors   *int     `json:"supported_minors,omitempty"`
-	AllowedTypes      []string `json:"allowed_types,omitempty"`
-	MaxArtifactBytes  *int64   `json:"max_artifact_bytes,omitempty"`
+	RequiredApprovals *int             `json:"required_approvals,omitempty"`
+	FourEyes          *bool            `json:"four_eyes,omitempty"`
+	RequireChangeID   *bool            `json:"require_change_id,omitempty"`
+	SupportedMajors   *int             `json:"supported_majors,omitempty"`
+	SupportedMinors   *int             `json:"supported_minors,omitempty"`
+	AllowedTypes      []string         `json:"allowed_types,omitempty"`
+	MaxArtifactBytes  *int64           `json:"max_artifact_bytes,omitempty"`
+	Retention         *RetentionPolicy `json:"retention,omitempty"`
 
 	RolloutHaltFailureRatio *float64 `json:"rollout_halt_failure_ratio,omitempty"`
 }

@@ -95,7 +95,19 @@ func policyTable(p *client.Policy) func(io.Writer) {
 		fmt.Fprintf(w, "Required approvals:\t%d\nFour eyes:\t%t\nRequire change ID:\t%t\n", p.RequiredApprovals, p.FourEyes, p.RequireChangeID)
 		fmt.Fprintf(w, "Supported majors:\t%d\nSupported minors:\t%d\n", p.SupportedMajors, p.SupportedMinors)
 		fmt.Fprintf(w, "Allowed types:\t%s\nMax artifact size:\t%s\n", strings.Join(p.AllowedTypes, ", "), humanBytes(p.MaxArtifactBytes))
+		if r := p.Retention; r != nil {
+			fmt.Fprintf(w, "Retention, drafts:\t%s\nRetention, candidates:\t%s\n",
+				orOff(r.DraftsDays, "deleted after %d days untouched"), orOff(r.CandidatesKeep, "newest %d of each minor line kept"))
+		}
 	}
+}
+
+// orOff formats a retention rule, "off" when zero.
+func orOff(n int, format string) string {
+	if n == 0 {
+		return "off"
+	}
+	return fmt.Sprintf(format, n)
 }
 
 func newPolicyCmd(o *cliOpts) *cobra.Command {
@@ -119,11 +131,12 @@ func newPolicyCmd(o *cliOpts) *cobra.Command {
 		},
 	}
 	var (
-		file                      string
-		approvals, majors, minors int
-		fourEyes, changeID        bool
-		types                     []string
-		maxBytes                  int64
+		file                       string
+		approvals, majors, minors  int
+		fourEyes, changeID         bool
+		types                      []string
+		maxBytes                   int64
+		draftsDays, candidatesKeep int
 	)
 	set := &cobra.Command{
 		Use:   "set <product>",
@@ -141,7 +154,8 @@ defaults), as printed by policy get -o json.`,
 			var in client.PolicyInput
 			if file != "" {
 				if fl.NFlag() > 0 && (fl.Changed("required-approvals") || fl.Changed("four-eyes") || fl.Changed("require-change-id") ||
-					fl.Changed("supported-majors") || fl.Changed("supported-minors") || fl.Changed("allowed-types") || fl.Changed("max-artifact-bytes")) {
+					fl.Changed("supported-majors") || fl.Changed("supported-minors") || fl.Changed("allowed-types") || fl.Changed("max-artifact-bytes") ||
+					fl.Changed("retention-drafts-days") || fl.Changed("retention-candidates-keep")) {
 					return usageError{errors.New("--file replaces the whole policy: give no other policy flags with it")}
 				}
 				if err := readPolicyFile(cmd, file, &in); err != nil {
@@ -172,6 +186,19 @@ defaults), as printed by policy get -o json.`,
 				setIf("supported-minors", func() { in.SupportedMinors = &minors })
 				setIf("allowed-types", func() { in.AllowedTypes = types })
 				setIf("max-artifact-bytes", func() { in.MaxArtifactBytes = &maxBytes })
+				setRetention := func(apply func(r *client.RetentionPolicy)) {
+					r := client.RetentionPolicy{}
+					if in.Retention != nil {
+						r = *in.Retention
+					}
+					apply(&r)
+					in.Retention = &r
+					if r == (client.RetentionPolicy{}) {
+						in.Retention = nil // both rules off: no retention
+					}
+				}
+				setIf("retention-drafts-days", func() { setRetention(func(r *client.RetentionPolicy) { r.DraftsDays = draftsDays }) })
+				setIf("retention-candidates-keep", func() { setRetention(func(r *client.RetentionPolicy) { r.CandidatesKeep = candidatesKeep }) })
 				if !changed {
 					return usageError{errors.New("nothing to change: give policy flags or --file")}
 				}
@@ -185,6 +212,8 @@ defaults), as printed by policy get -o json.`,
 	}
 	fl := set.Flags()
 	fl.StringVar(&file, "file", "", "JSON policy document replacing the whole policy (- for stdin)")
+	fl.IntVar(&draftsDays, "retention-drafts-days", 0, "retention: delete drafts untouched for more than this many days (0: never)")
+	fl.IntVar(&candidatesKeep, "retention-candidates-keep", 0, "retention: keep the newest K candidate/approved releases of each minor line, delete older ones (0: keep all)")
 	fl.IntVar(&approvals, "required-approvals", 1, "distinct approvals needed (1-10)")
 	fl.BoolVar(&fourEyes, "four-eyes", true, "whoever created or sealed a release cannot approve it")
 	fl.BoolVar(&changeID, "require-change-id", true, "promote and withdraw need a change ID")

@@ -47,6 +47,9 @@ type serveConfig struct {
 	MemoryLimit string `yaml:"memory-limit"`
 	// ReadHeaderTimeout is hidden: tests shorten it (slow-loris test).
 	ReadHeaderTimeout time.Duration `yaml:"read-header-timeout"`
+	// RetentionInterval is how often the retention policies run (0: never
+	// in the background; POST /retention/run still works).
+	RetentionInterval time.Duration `yaml:"retention-interval"`
 }
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
@@ -66,6 +69,7 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxUploadsPerToken, "max-uploads-per-token", api.DefaultMaxUploadsPerToken, "uploads one token may stream at once; more answer 429 TOO_MANY_UPLOADS")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send its request headers")
 	_ = fs.MarkHidden("read-header-timeout")
+	fs.DurationVar(&c.RetentionInterval, "retention-interval", time.Hour, "how often the products' retention policies run in the background (0: never; POST /api/v1/retention/run runs them on demand)")
 }
 
 // bindStoreFlags binds the settings that locate the index and the store
@@ -186,6 +190,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.ReadHeaderTimeout <= 0 {
 		errs = append(errs, errors.New("--read-header-timeout must be positive"))
+	}
+	if c.RetentionInterval < 0 || (c.RetentionInterval > 0 && c.RetentionInterval < time.Minute) {
+		errs = append(errs, fmt.Errorf("--retention-interval %s must be 0 (off) or at least 1m", c.RetentionInterval))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))

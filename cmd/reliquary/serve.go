@@ -160,6 +160,7 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	dispatcher := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: log}
 	wg.Go(func() { mirror.Run(workers) })
 	wg.Go(func() { dispatcher.Run(workers) })
+	wg.Go(func() { lib.RetentionLoop(workers, cfg.RetentionInterval) })
 	srv.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reliquary_journal_mirror_lag_events",
 		Help: "Journal events not yet mirrored to the blob store."}, mirror.Lag))
 

@@ -19,6 +19,9 @@ type Policy struct {
 	// of them failed (0: never). Products stored before the field existed
 	// read 0.
 	RolloutHaltFailureRatio float64 `json:"rollout_halt_failure_ratio"`
+	// Retention, when set, lets the retention runner delete what was
+	// never released (retention.go).
+	Retention *RetentionPolicy `json:"retention,omitempty"`
 }
 
 // DefaultMaxArtifactBytes is the default largest artifact: 10 GiB.
@@ -46,13 +49,14 @@ func DefaultPolicy() Policy {
 // PolicyInput is a policy as sent by a client: absent fields take the
 // defaults.
 type PolicyInput struct {
-	RequiredApprovals *int          `json:"required_approvals"`
-	FourEyes          *bool         `json:"four_eyes"`
-	RequireChangeID   *bool         `json:"require_change_id"`
-	SupportedMajors   *int          `json:"supported_majors"`
-	SupportedMinors   *int          `json:"supported_minors"`
-	AllowedTypes      []ReleaseType `json:"allowed_types"`
-	MaxArtifactBytes  *int64        `json:"max_artifact_bytes"`
+	RequiredApprovals *int             `json:"required_approvals"`
+	FourEyes          *bool            `json:"four_eyes"`
+	RequireChangeID   *bool            `json:"require_change_id"`
+	SupportedMajors   *int             `json:"supported_majors"`
+	SupportedMinors   *int             `json:"supported_minors"`
+	AllowedTypes      []ReleaseType    `json:"allowed_types"`
+	MaxArtifactBytes  *int64           `json:"max_artifact_bytes"`
+	Retention         *RetentionPolicy `json:"retention"`
 
 	RolloutHaltFailureRatio *float64 `json:"rollout_halt_failure_ratio"`
 }
@@ -83,6 +87,10 @@ func (in PolicyInput) Policy() (Policy, error) {
 	}
 	if in.RolloutHaltFailureRatio != nil {
 		p.RolloutHaltFailureRatio = *in.RolloutHaltFailureRatio
+	}
+	if in.Retention != nil {
+		r := *in.Retention
+		p.Retention = &r
 	}
 	return p, p.Validate()
 }
@@ -116,7 +124,7 @@ func (p Policy) Validate() error {
 		}
 		seen[t] = true
 	}
-	return nil
+	return p.Retention.validate()
 }
 
 // Allows reports whether releases of type t may be created.

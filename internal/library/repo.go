@@ -92,6 +92,9 @@ type WriteTx interface {
 	// SetRolloutPilots replaces the pilots of a release's rollout.
 	SetRolloutPilots(product, version string, pilots []string) error
 	PutRolloutCounts(product, version string, c *RolloutCounts) error
+	// DeleteRelease removes a release record, its CMDB link entries and
+	// its artifact records (never its blobs).
+	DeleteRelease(product, version string) error
 	// Record appends an event, returning it with seq and hashes filled.
 	Record(e Event) (*journal.Event, error)
 }
@@ -129,3 +132,7 @@ const (
 	EvBaselineCreated    = "baseline.created"
 	EvDeploymentRecorded = "deployment.recorded"
 )
+
+// EvReleaseDeleted: a never-released release was removed (by a person or
+// by the retention runner).
+const EvReleaseDeleted = "release.deleted"

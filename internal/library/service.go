@@ -37,6 +37,8 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	locks  keyedMutex
+
+	retention retentionStats
 }
 
 // New builds the service.

@@ -33,6 +33,8 @@ type ServerOptions struct {
 	DataDir string
 	// S3 reuses a bucket (a restart); nil makes a new one.
 	S3 *s3.Config
+	// Now is the library's clock (nil: time.Now); tests of age rules move it.
+	Now func() time.Time
 }
 
 // Server is a real Reliquary server on a loopback port: a bbolt file and a
@@ -97,7 +99,7 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	lib := library.New(library.Config{Repo: ix, Store: store, Signer: signer})
+	lib := library.New(library.Config{Repo: ix, Store: store, Signer: signer, Now: o.Now})
 	if _, err := lib.Bootstrap(context.Background(), AdminSecret); err != nil {
 		tb.Fatal(err)
 	}
