@@ -77,9 +77,10 @@ test: tools vet lint unit fuzz-short
 
 # Every fuzz target (their seed corpora also run in `unit`): a few seconds
 # each in `make test`, longer with `make fuzz` (FUZZTIME=5m make fuzz).
-FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNames ./api:FuzzJSONBodies \
-	./internal/index:FuzzVersionKey ./internal/signing:FuzzCanonical ./internal/signing:FuzzParseReleaseManifest \
-	./internal/library:FuzzRolloutPlan
+FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNames ./api:FuzzJSONBodies ./api:FuzzOIDCExchange \
+	./internal/index:FuzzVersionKey ./internal/signing:FuzzCanonical ./internal/signing:FuzzParseReleaseManifest ./internal/oidc:FuzzVerify
+FUZZ_TARGETS += ./internal/evidence:FuzzParse
+FUZZ_TARGETS += ./internal/library:FuzzRolloutPlan
 FUZZTIME ?= 1m
 
 fuzz-short:

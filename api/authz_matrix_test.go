@@ -19,6 +19,7 @@ import (
 var matrixParams = map[string]string{
 	"product": "alpha", "version": "9.9.9", "name": "x.bin", "baseline": "nobaseline",
 	"other": "nobaseline2", "environment": "nowhere", "id": "nope",
+	"digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
 }
 
 // bodyScoped are the routes whose product is named in the JSON body, not

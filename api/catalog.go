@@ -124,10 +124,17 @@ type TokenView struct {
 	// same value for clients that look for it under that name.
 	Secret string `json:"secret,omitempty"`
 	Token  string `json:"token,omitempty"`
+	// Lifetimes (DESIGN §11); null when the token never expires or was
+	// never used.
+	ExpiresAt  *time.Time         `json:"expires_at"`
+	LastUsedAt *time.Time         `json:"last_used_at"`
+	Versions   string             `json:"versions,omitempty"`
+	OIDC       *library.TokenOIDC `json:"oidc,omitempty"`
 }
 
 func tokenView(t *library.Token) TokenView {
-	return TokenView{ID: t.ID, Name: t.Name, Role: t.Role.String(), Products: nonNil(t.Products), CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt}
+	return TokenView{ID: t.ID, Name: t.Name, Role: t.Role.String(), Products: nonNil(t.Products), CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt,
+		ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, Versions: t.Versions, OIDC: t.OIDC}
 }
 
 func (s *Server) createToken(c *gin.Context) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
+	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/storage"
 )
 
@@ -63,6 +64,21 @@ const (
 	CodeNotImplemented      = "NOT_IMPLEMENTED"
 	CodeInternal            = "INTERNAL"
 	CodeReleaseProtected    = "RELEASE_PROTECTED"
+
+	CodeInvalidAttestation    = "INVALID_ATTESTATION"
+	CodeAttestationUnverified = "ATTESTATION_UNVERIFIED"
+	CodeNoAttestationKeys     = "NO_ATTESTATION_KEYS"
+	CodeSubjectMismatch       = "SUBJECT_MISMATCH"
+	CodeEvidenceMissing       = "EVIDENCE_MISSING"
+	CodeAttestationNotFound   = "ATTESTATION_NOT_FOUND"
+	// Trusted publishing and token lifetimes (DESIGN §11).
+	CodeTokenExpired          = "TOKEN_EXPIRED"
+	CodeNoTrustedPublisher    = "NO_TRUSTED_PUBLISHER"
+	CodePublisherNotFound     = "PUBLISHER_NOT_FOUND"
+	CodeOIDCTokenInvalid      = "OIDC_TOKEN_INVALID"
+	CodeOIDCTokenReplayed     = "OIDC_TOKEN_REPLAYED"
+	CodeOIDCIssuerUntrusted   = "OIDC_ISSUER_NOT_TRUSTED"
+	CodeOIDCIssuerUnavailable = "OIDC_ISSUER_UNAVAILABLE"
 )
 
 // errorTable maps domain and storage errors (errors.Is) to status and code.
@@ -114,6 +130,20 @@ var errorTable = []struct {
 	{journal.ErrWebhookNotFound, http.StatusNotFound, CodeWebhookNotFound},
 	{journal.ErrBroken, http.StatusInternalServerError, CodeJournalBroken},
 	{library.ErrReleaseProtected, http.StatusConflict, CodeReleaseProtected},
+
+	{library.ErrInvalidAttestation, http.StatusBadRequest, CodeInvalidAttestation},
+	{library.ErrAttestationUnverified, http.StatusBadRequest, CodeAttestationUnverified},
+	{library.ErrNoAttestationKeys, http.StatusConflict, CodeNoAttestationKeys},
+	{library.ErrSubjectMismatch, http.StatusBadRequest, CodeSubjectMismatch},
+	{library.ErrEvidenceMissing, http.StatusConflict, CodeEvidenceMissing},
+	{library.ErrAttestationNotFound, http.StatusNotFound, CodeAttestationNotFound},
+	{library.ErrTokenExpired, http.StatusUnauthorized, CodeTokenExpired},
+	{library.ErrNoTrustedPublisher, http.StatusForbidden, CodeNoTrustedPublisher},
+	{library.ErrPublisherNotFound, http.StatusNotFound, CodePublisherNotFound},
+	{library.ErrTokenReplayed, http.StatusUnauthorized, CodeOIDCTokenReplayed},
+	{oidc.ErrInvalidToken, http.StatusUnauthorized, CodeOIDCTokenInvalid},
+	{oidc.ErrUntrustedIssuer, http.StatusUnauthorized, CodeOIDCIssuerUntrusted},
+	{oidc.ErrIssuerUnavailable, http.StatusServiceUnavailable, CodeOIDCIssuerUnavailable},
 }
 
 // ErrorBody is the error envelope: {"error": {"code", "message", "details"}}.

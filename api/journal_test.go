@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -210,7 +211,10 @@ func TestRebuildFromBucket(t *testing.T) {
 		out := map[string]string{}
 		for _, q := range queries {
 			r := c.do("GET", q, nil)
-			out[q] = fmt.Sprintf("%d %s", r.status, r.body)
+			// last_used_at is counted in memory and journaled in batches
+			// (token_lifetimes.go): uses not yet flushed are not rebuilt.
+			body := lastUsedRe.ReplaceAll(r.body, []byte(`"last_used_at":"-"`))
+			out[q] = fmt.Sprintf("%d %s", r.status, body)
 		}
 		return out
 	}
@@ -245,6 +249,8 @@ func TestRebuildFromBucket(t *testing.T) {
 		}
 	}
 }
+
+var lastUsedRe = regexp.MustCompile(`"last_used_at":("[^"]*"|null)`)
 
 // GET /admin/backup is a consistent index that opens and verifies.
 func TestBackup(t *testing.T) {

@@ -97,5 +97,15 @@ func (s *Server) Routes() []Route {
 		// Retention and deletion (DESIGN §13).
 		{http.MethodDelete, release, pub, s.deleteRelease},
 		{http.MethodPost, APIPrefix + "/retention/run", admin, s.runRetention},
+
+		{http.MethodPost, release + "/attestations", pub, s.addAttestation},
+		{http.MethodGet, release + "/attestations", reader, s.listAttestations},
+		{http.MethodGet, release + "/attestations/:digest", reader, s.attestationFile},
+
+		// Trusted publishing (DESIGN §11): the exchange is anonymous, the ID token is the credential.
+		{http.MethodPost, APIPrefix + "/products/:product/publishers", admin, s.createPublisher},
+		{http.MethodGet, APIPrefix + "/products/:product/publishers", admin, s.listPublishers},
+		{http.MethodDelete, APIPrefix + "/products/:product/publishers/:id", admin, s.deletePublisher},
+		{http.MethodPost, APIPrefix + "/auth/oidc", anyone, s.exchangeOIDC},
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
+	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/storage"
 )
@@ -55,6 +56,8 @@ type Config struct {
 	// (0: DefaultMaxUploadsPerToken; negative: no limit).
 	MaxUploadsPerToken int
 	Logger             *slog.Logger
+	// OIDC verifies ID tokens for trusted publishing (nil: none trusted).
+	OIDC *oidc.Verifier
 }
 
 // Server holds the handlers' dependencies.
@@ -78,6 +81,7 @@ type Server struct {
 	bytesIn  prometheus.Counter
 	bytesOut prometheus.Counter
 	uploads  *uploadLimiter
+	oidc     *oidc.Verifier
 }
 
 // New builds the server and its metrics.
@@ -85,7 +89,7 @@ func New(cfg Config) *Server {
 	s := &Server{lib: cfg.Library, index: cfg.Index, store: cfg.Store, pubKey: cfg.PublicKeyPEM, keyring: cfg.Keyring, bundler: cfg.Bundler,
 		journal: cfg.Journal, notifier: cfg.Notifier,
 		anonRead: cfg.AnonymousRead, redirect: cfg.Downloads == DownloadsRedirect,
-		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken)}
+		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken), oidc: cfg.OIDC}
 	if s.notifier == nil {
 		s.notifier = journal.NewNotifier()
 	}
@@ -242,6 +246,11 @@ func (s *Server) authorize(rt Route) gin.HandlerFunc {
 			p, err := s.lib.Authenticate(strings.TrimSpace(secret))
 			if !ok || err != nil {
 				c.Header("WWW-Authenticate", `Bearer realm="reliquary", error="invalid_token"`)
+				if ok && errors.Is(err, library.ErrTokenExpired) {
+					c.Header("Connection", "close") // the refused body is not read
+					fail(c, err)
+					return
+				}
 				writeError(c, http.StatusUnauthorized, CodeUnauthenticated, "the bearer token is not valid", nil)
 				return
 			}

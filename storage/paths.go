@@ -9,6 +9,7 @@ import "fmt"
 //	products/<p>/releases/<v>/artifacts/<name>
 //	products/<p>/releases/<v>/manifest.json
 //	products/<p>/releases/<v>/manifest.json.sig
+//	products/<p>/releases/<v>/attestations/<sha256>.json   (in-toto attestations, raw as uploaded)
 //	baselines/<name>/manifest.json
 //	baselines/<name>/manifest.json.sig
 //	journal/<20-digit seq>.json                         (the journal mirror, in order)
@@ -41,6 +42,12 @@ func ReleaseManifestKey(product, version string) string {
 // ReleaseManifestSigKey holds the base64 signature of the release manifest.
 func ReleaseManifestSigKey(product, version string) string {
 	return ReleaseManifestKey(product, version) + ".sig"
+}
+
+// AttestationKey holds an attestation file of a release exactly as it was
+// uploaded, named by the hex SHA-256 of those bytes.
+func AttestationKey(product, version, sha256Hex string) string {
+	return ReleasePrefix(product, version) + "attestations/" + sha256Hex + ".json"
 }
 
 // BaselineManifestKey holds a baseline's canonical manifest.

@@ -39,6 +39,9 @@ type Policy struct {
 	RolloutHaltFailureRatio float64 `json:"rollout_halt_failure_ratio"`
 	// Retention is what the retention runner may delete (nil: nothing).
 	Retention *RetentionPolicy `json:"retention,omitempty"`
+
+	AttestationKeys      []string `json:"attestation_keys,omitempty"`
+	RequiredAttestations []string `json:"required_attestations,omitempty"`
 }
 
 // RetentionPolicy is policy.retention; a zero field turns its rule off.
@@ -53,8 +56,9 @@ func (p Policy) Input() PolicyInput {
 		RequiredApprovals: &p.RequiredApprovals, FourEyes: &p.FourEyes, RequireChangeID: &p.RequireChangeID,
 		SupportedMajors: &p.SupportedMajors, SupportedMinors: &p.SupportedMinors,
 		AllowedTypes: append([]string{}, p.AllowedTypes...), MaxArtifactBytes: &p.MaxArtifactBytes,
+		Retention:       p.Retention,
+		AttestationKeys: p.AttestationKeys, RequiredAttestations: p.RequiredAttestations,
 		RolloutHaltFailureRatio: &p.RolloutHaltFailureRatio,
-		Retention:               p.Retention,
 	}
 }
 
@@ -71,6 +75,9 @@ type PolicyInput struct {
 	Retention         *RetentionPolicy `json:"retention,omitempty"`
 
 	RolloutHaltFailureRatio *float64 `json:"rollout_halt_failure_ratio,omitempty"`
+
+	AttestationKeys      []string `json:"attestation_keys,omitempty"`
+	RequiredAttestations []string `json:"required_attestations,omitempty"`
 }
 
 // Release states.
@@ -107,6 +114,8 @@ type Release struct {
 	Artifacts      []Artifact        `json:"artifacts"`
 	// Rollout is the phased plan of a released release; nil: fully rolled out.
 	Rollout *Rollout `json:"rollout,omitempty"`
+
+	AttestationDigests []string `json:"attestation_digests,omitempty"`
 }
 
 // Approval is one release manager's approval.
@@ -231,6 +240,8 @@ type TokenInput struct {
 	Name     string   `json:"name"`
 	Role     string   `json:"role"`
 	Products []string `json:"products,omitempty"`
+	// TTL, when set, makes the token expire ("720h", "90m").
+	TTL string `json:"ttl,omitempty"`
 }
 
 // Token is an API token as the server shows it. Secret is set only in the
@@ -243,6 +254,9 @@ type Token struct {
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
 	Secret    string    `json:"secret,omitempty"`
+	// Lifetimes: nil when the token never expires or was never used.
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // SigningKey is one verification key of GET /signing/keys.

@@ -99,6 +99,7 @@ func policyTable(p *client.Policy) func(io.Writer) {
 			fmt.Fprintf(w, "Retention, drafts:\t%s\nRetention, candidates:\t%s\n",
 				orOff(r.DraftsDays, "deleted after %d days untouched"), orOff(r.CandidatesKeep, "newest %d of each minor line kept"))
 		}
+		policyEvidenceTable(w, p)
 	}
 }
 
@@ -138,6 +139,7 @@ func newPolicyCmd(o *cliOpts) *cobra.Command {
 		maxBytes                   int64
 		draftsDays, candidatesKeep int
 	)
+	var attestationKeyFiles, requiredAttestations []string
 	set := &cobra.Command{
 		Use:   "set <product>",
 		Short: "Change a product's release policy (admin)",
@@ -155,7 +157,8 @@ defaults), as printed by policy get -o json.`,
 			if file != "" {
 				if fl.NFlag() > 0 && (fl.Changed("required-approvals") || fl.Changed("four-eyes") || fl.Changed("require-change-id") ||
 					fl.Changed("supported-majors") || fl.Changed("supported-minors") || fl.Changed("allowed-types") || fl.Changed("max-artifact-bytes") ||
-					fl.Changed("retention-drafts-days") || fl.Changed("retention-candidates-keep")) {
+					fl.Changed("retention-drafts-days") || fl.Changed("retention-candidates-keep") ||
+					fl.Changed("attestation-key") || fl.Changed("required-attestations")) {
 					return usageError{errors.New("--file replaces the whole policy: give no other policy flags with it")}
 				}
 				if err := readPolicyFile(cmd, file, &in); err != nil {
@@ -199,6 +202,14 @@ defaults), as printed by policy get -o json.`,
 				}
 				setIf("retention-drafts-days", func() { setRetention(func(r *client.RetentionPolicy) { r.DraftsDays = draftsDays }) })
 				setIf("retention-candidates-keep", func() { setRetention(func(r *client.RetentionPolicy) { r.CandidatesKeep = candidatesKeep }) })
+				if fl.Changed("attestation-key") {
+					keys, err := readAttestationKeys(attestationKeyFiles)
+					if err != nil {
+						return err
+					}
+					setIf("attestation-key", func() { in.AttestationKeys = keys })
+				}
+				setIf("required-attestations", func() { in.RequiredAttestations = requiredAttestations })
 				if !changed {
 					return usageError{errors.New("nothing to change: give policy flags or --file")}
 				}
@@ -221,6 +232,8 @@ defaults), as printed by policy get -o json.`,
 	fl.IntVar(&minors, "supported-minors", 1, "newest minor lines per major kept current")
 	fl.StringSliceVar(&types, "allowed-types", nil, "release types that may be created: major, minor, emergency")
 	fl.Int64Var(&maxBytes, "max-artifact-bytes", 0, "largest artifact in bytes")
+	fl.StringArrayVar(&attestationKeyFiles, "attestation-key", nil, "PEM public key file (cosign.pub) attestations must be signed with; repeat for several; replaces the list")
+	fl.StringSliceVar(&requiredAttestations, "required-attestations", nil, "predicate types a release needs attestations of before approval (empty: none)")
 	cmd.AddCommand(get, set)
 	return o.bind(cmd)
 }
@@ -281,6 +294,7 @@ publisher, release-manager, admin. --product confines the token to products.`,
 	create.Flags().StringVar(&in.Name, "name", "", "who the token acts for (required)")
 	create.Flags().StringVar(&in.Role, "role", "", "reader, deployer, publisher, release-manager or admin (required)")
 	create.Flags().StringSliceVar(&in.Products, "product", nil, "confine the token to this product (repeatable)")
+	create.Flags().StringVar(&in.TTL, "ttl", "", "expire the token after this long, e.g. 720h (default: never)")
 
 	list := &cobra.Command{
 		Use:     "list",
@@ -297,9 +311,10 @@ publisher, release-manager, admin. --product confines the token to products.`,
 				return err
 			}
 			return o.emit(cmd, ts, func(w io.Writer) {
-				fmt.Fprintln(w, "ID\tNAME\tROLE\tPRODUCTS\tCREATED BY\tCREATED")
+				fmt.Fprintln(w, "ID\tNAME\tROLE\tPRODUCTS\tCREATED BY\tCREATED\tEXPIRES\tLAST USED")
 				for _, t := range ts {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, dash(strings.Join(t.Products, ",")), t.CreatedBy, shortTime(t.CreatedAt))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, dash(strings.Join(t.Products, ",")), t.CreatedBy, shortTime(t.CreatedAt),
+						optTime(t.ExpiresAt), optTime(t.LastUsedAt))
 				}
 			})
 		},

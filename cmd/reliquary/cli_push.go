@@ -96,6 +96,9 @@ func runPush(cmd *cobra.Command, o *cliOpts, f *pushFlags, r ref, paths []string
 	if err != nil {
 		return err
 	}
+	if c, err = o.oidcFallback(cmd, c, r.product); err != nil { // trusted publishing (cli_login.go)
+		return err
+	}
 	ctx := cmd.Context()
 
 	if err := hashFiles(files, f.parallel); err != nil {

@@ -55,7 +55,7 @@ func newReleasesCmd(o *cliOpts) *cobra.Command {
 func newShowCmd(o *cliOpts) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show <product>@<version>",
-		Short: "Show one release: state, approvals, artifacts and history",
+		Short: "Show one release: state, approvals, artifacts, evidence and history",
 		Example: `  reliquary show hr@1.2.0
   reliquary show hr@1.2.0 -o json | jq .artifacts`,
 		Args: args(cobra.ExactArgs(1)),
@@ -72,7 +72,17 @@ func newShowCmd(o *cliOpts) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return o.emit(cmd, rel, func(w io.Writer) { releaseTable(w, rel) })
+			evidence, err := releaseEvidence(cmd.Context(), c, rel)
+			if err != nil {
+				return err
+			}
+			return o.emit(cmd, rel, func(w io.Writer) {
+				releaseTable(w, rel)
+				if len(evidence) > 0 {
+					fmt.Fprintln(w, "\nEVIDENCE")
+					attestationTable(w, evidence)
+				}
+			})
 		},
 	}
 	return o.bind(cmd)

@@ -30,7 +30,7 @@ func allCommands(c *cobra.Command) []*cobra.Command {
 func TestEveryClientCommandHasExamples(t *testing.T) {
 	clientCmds := map[string]bool{"push": true, "releases": true, "show": true, "approve": true, "promote": true, "withdraw": true,
 		"get": true, "verify": true, "product": true, "policy": true, "token": true, "completion": true,
-		"baseline": true, "deploy": true}
+		"baseline": true, "deploy": true, "attest": true, "login": true, "publisher": true}
 	for _, c := range allCommands(newRootCmd()) {
 		top := c
 		for top.HasParent() && top.Parent().HasParent() {

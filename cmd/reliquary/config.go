@@ -14,6 +14,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/reliquary/reliquary/api"
+	"github.com/reliquary/reliquary/internal/library"
+	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/storage/s3"
 )
 
@@ -50,6 +52,10 @@ type serveConfig struct {
 	// RetentionInterval is how often the retention policies run (0: never
 	// in the background; POST /retention/run still works).
 	RetentionInterval time.Duration `yaml:"retention-interval"`
+	// Trusted publishing (DESIGN §11).
+	OIDCIssuers         []string      `yaml:"oidc-issuer"`
+	OIDCTokenTTL        time.Duration `yaml:"oidc-token-ttl"`
+	OIDCAllowHTTPIssuer bool          `yaml:"oidc-allow-http-issuer"`
 }
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
@@ -70,6 +76,9 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send its request headers")
 	_ = fs.MarkHidden("read-header-timeout")
 	fs.DurationVar(&c.RetentionInterval, "retention-interval", time.Hour, "how often the products' retention policies run in the background (0: never; POST /api/v1/retention/run runs them on demand)")
+	fs.StringSliceVar(&c.OIDCIssuers, "oidc-issuer", nil, "OIDC issuer whose ID tokens may be exchanged for tokens by trusted publishers (repeatable), e.g. https://token.actions.githubusercontent.com")
+	fs.DurationVar(&c.OIDCTokenTTL, "oidc-token-ttl", library.DefaultOIDCTokenTTL, "lifetime of the tokens minted for OIDC ID tokens")
+	fs.BoolVar(&c.OIDCAllowHTTPIssuer, "oidc-allow-http-issuer", false, "accept plain-http OIDC issuers on loopback addresses (tests with a local issuer only)")
 }
 
 // bindStoreFlags binds the settings that locate the index and the store
@@ -196,6 +205,14 @@ func (c *serveConfig) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
+	}
+	for _, is := range c.OIDCIssuers {
+		if err := oidc.ValidateIssuer(is, c.OIDCAllowHTTPIssuer); err != nil {
+			errs = append(errs, fmt.Errorf("--oidc-issuer: %w", err))
+		}
+	}
+	if c.OIDCTokenTTL < time.Minute || c.OIDCTokenTTL > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--oidc-token-ttl %s must be from 1m to 24h", c.OIDCTokenTTL))
 	}
 	return errors.Join(errs...)
 }

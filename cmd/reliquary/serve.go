@@ -23,6 +23,7 @@ import (
 	"github.com/reliquary/reliquary/internal/index"
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
+	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/storage"
 	"github.com/reliquary/reliquary/storage/fs"
@@ -112,7 +113,11 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 		return fmt.Errorf("--retired-keys: %w", err)
 	}
 
-	lib := library.New(library.Config{Repo: ix, Store: store, Signer: signer, Logger: log})
+	lib := library.New(library.Config{Repo: ix, Store: store, Signer: signer, Logger: log, OIDCTokenTTL: cfg.OIDCTokenTTL})
+	oidcVerifier, err := oidc.New(oidc.Config{Issuers: cfg.OIDCIssuers, AllowHTTPIssuer: cfg.OIDCAllowHTTPIssuer})
+	if err != nil {
+		return fmt.Errorf("--oidc-issuer: %w", err)
+	}
 	generated, err := lib.Bootstrap(ctx, cfg.AdminToken)
 	if err != nil {
 		return fmt.Errorf("bootstrap admin token: %w", err)
@@ -125,7 +130,8 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
 		Journal: ix, Notifier: notifier,
-		AnonymousRead: cfg.AnonymousRead, Downloads: cfg.Downloads, MaxUploadsPerToken: cfg.MaxUploadsPerToken, Logger: log})
+		AnonymousRead: cfg.AnonymousRead, Downloads: cfg.Downloads, MaxUploadsPerToken: cfg.MaxUploadsPerToken, Logger: log,
+		OIDC: oidcVerifier})
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -161,6 +167,7 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	wg.Go(func() { mirror.Run(workers) })
 	wg.Go(func() { dispatcher.Run(workers) })
 	wg.Go(func() { lib.RetentionLoop(workers, cfg.RetentionInterval) })
+	wg.Go(func() { lib.RunTokenMaintenance(workers, library.DefaultTokenMaintenance) })
 	srv.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reliquary_journal_mirror_lag_events",
 		Help: "Journal events not yet mirrored to the blob store."}, mirror.Lag))
 

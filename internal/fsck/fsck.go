@@ -165,6 +165,9 @@ func named(repo library.Repo) (map[string]expected, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := addAttestations(repo, want); err != nil {
+		return nil, err
+	}
 	return want, addBaselines(repo, want)
 }
 

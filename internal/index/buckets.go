@@ -59,6 +59,7 @@ var (
 		bucketTokens, bucketTokenHashes, bucketJournal, bucketWebhooks, bucketHookState, bucketHookLog,
 		bucketBaselines, bucketIdxChangeID, bucketIdxCIID, bucketIdxLabel, bucketDeployments,
 		bucketIdxDeployProduct, bucketIdxDeployRelease, bucketIdxDeployEnv, bucketIdxDeployTarget, bucketEnvironments,
+		bucketPublishers, bucketOIDCSeen,
 		bucketRolloutPilots, bucketRolloutCounts}
 
 	// unjournaledBuckets are written outside the journal's changes: the
@@ -167,6 +168,37 @@ func decodeHead(b []byte) (uint64, string) {
 	return seqFromKey(b[:8]), string(b[8:])
 }
 
+// Buckets of release evidence (attestations.go). Predicate types never
+// contain 0x00 or 0x01 (evidence.ValidatePredicateType refuses control
+// characters), so "<type> 0x00" is the exact prefix of one type's entries:
+//
+//	attestations          <product> 0x00 <semver key> 0x00 <digest>                  → Attestation JSON
+//	idx_attestation_type  <product> 0x00 <semver key> 0x00 <predicate type> 0x00 <digest> → {}
+var (
+	bucketAttestations       = []byte("attestations")
+	bucketIdxAttestationType = []byte("idx_attestation_type")
+)
+
+func init() {
+	allBuckets = append(allBuckets, bucketAttestations, bucketIdxAttestationType)
+}
+
+// attestationPrefix is the start of every attestation key of a release.
+func attestationPrefix(product string, vkey []byte) []byte {
+	return append(releaseKey(product, vkey), sep)
+}
+
+// attestationKey is one attestation's key.
+func attestationKey(product string, vkey []byte, digest string) []byte {
+	return append(attestationPrefix(product, vkey), digest...)
+}
+
+// attestationTypePrefix is the start of one predicate type's entries of a
+// release.
+func attestationTypePrefix(product string, vkey []byte, predicateType string) []byte {
+	return append(append(attestationPrefix(product, vkey), predicateType...), sep)
+}
+
 // hasPrefix is bytes.HasPrefix for keys.
 func hasPrefix(k, prefix []byte) bool {
 	return len(k) >= len(prefix) && strings.HasPrefix(string(k), string(prefix))
@@ -190,3 +222,12 @@ var (
 func rolloutPilotPrefix(product string, vkey []byte) []byte {
 	return append(releaseKey(product, vkey), sep)
 }
+
+// Buckets of trusted publishing (publishers.go), both journaled:
+//
+//	publishers  <product> 0x00 <publisher id>   → TrustedPublisher JSON
+//	oidc_seen   hex(sha256(issuer 0x00 jti))    → {"expires_at": time} (replay memory)
+var (
+	bucketPublishers = []byte("publishers")
+	bucketOIDCSeen   = []byte("oidc_seen")
+)

@@ -25,16 +25,26 @@ func (t *tx) DeleteRelease(product, version string) error {
 	if err := t.syncEntries(releaseLinks(old, vk), nil); err != nil {
 		return err
 	}
-	prefix := artifactPrefix(product, vk)
-	var keys [][]byte
-	c := t.b(bucketArtifacts).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, clone(k))
-	}
-	for _, k := range keys {
-		if err := t.del(bucketArtifacts, k); err != nil {
+	// Every per-release record keyed under "<product> 0x00 <semver key> 0x00".
+	for _, b := range [][]byte{bucketArtifacts, bucketAttestations, bucketIdxAttestationType} {
+		if err := t.deletePrefix(b, artifactPrefix(product, vk)); err != nil {
 			return err
 		}
 	}
 	return t.del(bucketReleases, releaseKey(product, vk))
+}
+
+// deletePrefix deletes every key of bucket that starts with prefix.
+func (t *tx) deletePrefix(bucket, prefix []byte) error {
+	var keys [][]byte
+	c := t.b(bucket).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, clone(k))
+	}
+	for _, k := range keys {
+		if err := t.del(bucket, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -72,6 +72,9 @@ func (s *Service) Upload(ctx context.Context, pr Principal, in UploadInput) (a *
 	if err := in.validate(); err != nil {
 		return nil, false, err
 	}
+	if err := pr.AllowsVersion(in.Version); err != nil {
+		return nil, false, err
+	}
 	subject := in.Product + "@" + in.Version + "/" + in.Name
 	var max int64
 	existing, err := s.uploadTarget(in, &max)
@@ -266,6 +269,9 @@ func (s *Service) DeleteArtifact(ctx context.Context, pr Principal, product, ver
 		return err
 	}
 	if err := ValidateArtifactName(name); err != nil {
+		return err
+	}
+	if err := pr.AllowsVersion(version); err != nil {
 		return err
 	}
 	subject := product + "@" + version + "/" + name

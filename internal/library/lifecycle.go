@@ -73,6 +73,9 @@ func (s *Service) Approve(_ context.Context, pr Principal, product, version, com
 		if slices.ContainsFunc(r.Approvals, func(a Approval) bool { return a.By == pr.Name }) {
 			return withDetails(ErrAlreadyApproved, fmt.Sprintf("%s has already approved %s@%s", pr.Name, product, version), nil)
 		}
+		if err := checkEvidence(tx, p, r); err != nil {
+			return err
+		}
 		now := s.clock()
 		r.Approvals = append(r.Approvals, Approval{By: pr.Name, At: now, Comment: comment})
 		if r.State == StateCandidate && len(r.Approvals) >= p.Policy.RequiredApprovals {
@@ -126,6 +129,9 @@ func (s *Service) Promote(_ context.Context, pr Principal, product, version stri
 		}
 		if r.Prerelease {
 			return withDetails(ErrPrerelease, fmt.Sprintf("%s@%s is a prerelease: it can be approved for pilots but never released", product, version), nil)
+		}
+		if err := checkEvidence(tx, p, r); err != nil {
+			return err
 		}
 		if p.Policy.RequireChangeID && in.ChangeID == "" {
 			return withDetails(ErrChangeIDRequired, fmt.Sprintf("releasing %s needs a change_id (policy require_change_id)", product), map[string]any{"field": "change_id"})

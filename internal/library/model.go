@@ -80,6 +80,9 @@ type Release struct {
 	// Rollout is the phased plan of a released release (rollout.go); nil
 	// means fully rolled out.
 	Rollout *Rollout `json:"rollout,omitempty"`
+	// AttestationDigests names the release's attestations ("sha256:<hex>"
+	// of the stored bytes), in upload order (attestations.go).
+	AttestationDigests []string `json:"attestation_digests,omitempty"`
 }
 
 // Approval is one release manager's approval.

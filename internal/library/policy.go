@@ -22,6 +22,11 @@ type Policy struct {
 	// Retention, when set, lets the retention runner delete what was
 	// never released (retention.go).
 	Retention *RetentionPolicy `json:"retention,omitempty"`
+	// AttestationKeys are the PEM public keys attestations must be signed
+	// with; RequiredAttestations the predicate types a release needs
+	// before it can be approved (attestations.go).
+	AttestationKeys      []string `json:"attestation_keys,omitempty"`
+	RequiredAttestations []string `json:"required_attestations,omitempty"`
 }
 
 // DefaultMaxArtifactBytes is the default largest artifact: 10 GiB.
@@ -59,6 +64,9 @@ type PolicyInput struct {
 	Retention         *RetentionPolicy `json:"retention"`
 
 	RolloutHaltFailureRatio *float64 `json:"rollout_halt_failure_ratio"`
+
+	AttestationKeys      []string `json:"attestation_keys"`
+	RequiredAttestations []string `json:"required_attestations"`
 }
 
 // Policy applies the input over the defaults and validates the result.
@@ -92,6 +100,7 @@ func (in PolicyInput) Policy() (Policy, error) {
 		r := *in.Retention
 		p.Retention = &r
 	}
+	p.AttestationKeys, p.RequiredAttestations = in.AttestationKeys, in.RequiredAttestations
 	return p, p.Validate()
 }
 
@@ -124,7 +133,10 @@ func (p Policy) Validate() error {
 		}
 		seen[t] = true
 	}
-	return p.Retention.validate()
+	if err := p.Retention.validate(); err != nil {
+		return err
+	}
+	return p.validateEvidence()
 }
 
 // Allows reports whether releases of type t may be created.

@@ -75,6 +75,14 @@ type ReadTx interface {
 	// RolloutCounts is a release's running count of deployment records,
 	// or nil when none is kept (rollout.go).
 	RolloutCounts(product, version string) (*RolloutCounts, error)
+
+	// Attestations lists a release's attestations by digest.
+	Attestations(product, version string) ([]Attestation, error)
+	// Attestation returns one (ErrAttestationNotFound).
+	Attestation(product, version, digest string) (*Attestation, error)
+	// HasAttestationType reports whether the release has an attestation
+	// of the predicate type (the predicate type index).
+	HasAttestationType(product, version, predicateType string) (bool, error)
 }
 
 // WriteTx changes the index; Record appends the journal event.
@@ -95,6 +103,9 @@ type WriteTx interface {
 	// DeleteRelease removes a release record, its CMDB link entries and
 	// its artifact records (never its blobs).
 	DeleteRelease(product, version string) error
+	// PutAttestation stores an attestation record and its predicate type
+	// index entry.
+	PutAttestation(product, version string, a *Attestation) error
 	// Record appends an event, returning it with seq and hashes filled.
 	Record(e Event) (*journal.Event, error)
 }
@@ -136,3 +147,6 @@ const (
 // EvReleaseDeleted: a never-released release was removed (by a person or
 // by the retention runner).
 const EvReleaseDeleted = "release.deleted"
+
+// EvAttestationAdded: an attestation was verified and attached to a release.
+const EvAttestationAdded = "release.attestation_added"

@@ -34,6 +34,9 @@ func (s *Service) Seal(ctx context.Context, pr Principal, product, version strin
 	if err := checkText("comment", comment, maxText); err != nil {
 		return nil, err
 	}
+	if err := pr.AllowsVersion(version); err != nil {
+		return nil, err
+	}
 	subject := product + "@" + version
 	unlock, err := s.locks.lock(ctx, subject+"#seal")
 	if err != nil {

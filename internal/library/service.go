@@ -27,6 +27,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (tests pin it); nil means time.Now.
 	Now func() time.Time
+	// OIDCTokenTTL is the lifetime of tokens minted by trusted publishing
+	// (0: DefaultOIDCTokenTTL).
+	OIDCTokenTTL time.Duration
 }
 
 // Service is the library: it decides, the Repo and the BlobStore persist.
@@ -39,11 +42,14 @@ type Service struct {
 	locks  keyedMutex
 
 	retention retentionStats
+	// Token lifetimes (token_lifetimes.go).
+	oidcTTL time.Duration
+	usage   tokenUsage
 }
 
 // New builds the service.
 func New(cfg Config) *Service {
-	s := &Service{repo: cfg.Repo, store: cfg.Store, signer: cfg.Signer, log: cfg.Logger, now: cfg.Now}
+	s := &Service{repo: cfg.Repo, store: cfg.Store, signer: cfg.Signer, log: cfg.Logger, now: cfg.Now, oidcTTL: cfg.OIDCTokenTTL}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -222,6 +228,9 @@ func (s *Service) CreateRelease(_ context.Context, pr Principal, product string,
 		return nil, err
 	}
 	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	if err := pr.AllowsVersion(v.String()); err != nil {
 		return nil, err
 	}
 	now := s.clock()

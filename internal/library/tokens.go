@@ -68,6 +68,14 @@ type Token struct {
 	CreatedBy  string    `json:"created_by"`
 	CreatedAt  time.Time `json:"created_at"`
 	Revoked    bool      `json:"revoked"`
+	// Lifetimes (DESIGN §11): nil means the token never expires, or was
+	// never used since last_used_at was recorded.
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	// Versions limits the releases the token may create (trusted publishing).
+	Versions string `json:"versions,omitempty"`
+	// OIDC names the trusted publisher and identity a token was minted for.
+	OIDC *TokenOIDC `json:"oidc,omitempty"`
 }
 
 // SecretPrefix starts every token secret, so secret scanners can find leaked ones.
@@ -99,6 +107,9 @@ type Principal struct {
 	TokenID  string
 	Role     Role
 	Products []string // empty: every product
+	// Versions, when set, is a SemVer constraint on the releases the
+	// principal may create or change (tokens minted by trusted publishing).
+	Versions string
 }
 
 // Anonymous is the principal of an unauthenticated read when anonymous
@@ -117,6 +128,8 @@ type TokenInput struct {
 	Name     string   `json:"name"`
 	Role     string   `json:"role"`
 	Products []string `json:"products"`
+	// TTL, when set, makes the token expire that long after its creation.
+	TTL TTL `json:"ttl"`
 }
 
 func (in TokenInput) validate() (Role, []string, error) {
@@ -151,14 +164,23 @@ func (s *Service) CreateToken(_ context.Context, pr Principal, in TokenInput) (*
 		return nil, "", err
 	}
 	secret := NewSecret()
+	if err := in.TTL.validate(); err != nil {
+		return nil, "", err
+	}
 	t := &Token{ID: newTokenID(), Name: in.Name, Role: role, Products: products,
 		SecretHash: hex.EncodeToString(HashSecret(secret)), CreatedBy: pr.Name, CreatedAt: s.clock()}
+	data := map[string]any{"id": t.ID, "name": t.Name, "role": t.Role, "products": t.Products}
+	if in.TTL > 0 {
+		exp := t.CreatedAt.Add(time.Duration(in.TTL))
+		t.ExpiresAt = &exp
+		data["expires_at"] = exp
+	}
 	err = s.repo.Update(func(tx WriteTx) error {
 		if err := tx.PutToken(t); err != nil {
 			return err
 		}
 		_, err := tx.Record(Event{Time: t.CreatedAt, Actor: pr.Name, Type: EvTokenCreated, Subject: t.ID,
-			Data: map[string]any{"id": t.ID, "name": t.Name, "role": t.Role, "products": t.Products}})
+			Data: data})
 		return err
 	})
 	if err != nil {
@@ -179,6 +201,7 @@ func (s *Service) Tokens(context.Context) ([]*Token, error) {
 		})
 	})
 	slices.SortFunc(out, func(a, b *Token) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	s.usage.overlay(out)
 	return out, err
 }
 
@@ -217,7 +240,13 @@ func (s *Service) Authenticate(secret string) (Principal, error) {
 	if err != nil || t.Revoked || !t.Matches(hash) {
 		return Principal{}, ErrUnauthenticated
 	}
-	return Principal{Name: t.Name, TokenID: t.ID, Role: t.Role, Products: t.Products}, nil
+	now := s.clock()
+	if t.ExpiresAt != nil && !now.Before(*t.ExpiresAt) {
+		return Principal{}, withDetails(ErrTokenExpired, "the token expired at "+t.ExpiresAt.Format(time.RFC3339),
+			map[string]any{"expires_at": t.ExpiresAt.Format(time.RFC3339)})
+	}
+	s.usage.touch(t.ID, now)
+	return Principal{Name: t.Name, TokenID: t.ID, Role: t.Role, Products: t.Products, Versions: t.Versions}, nil
 }
 
 // BootstrapTokenID names the admin token made from --admin-token or at

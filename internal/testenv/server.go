@@ -13,6 +13,7 @@ import (
 	"github.com/reliquary/reliquary/internal/index"
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
+	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/storage"
 	"github.com/reliquary/reliquary/storage/fs"
@@ -33,6 +34,12 @@ type ServerOptions struct {
 	DataDir string
 	// S3 reuses a bucket (a restart); nil makes a new one.
 	S3 *s3.Config
+	// OIDCIssuers are trusted for POST /auth/oidc (plain http on loopback
+	// allowed); OIDCTokenTTL is the minted tokens' lifetime (0: default).
+	OIDCIssuers  []string
+	OIDCTokenTTL time.Duration
+	// OIDCMinKeyRefresh spaces fetches of an issuer's keys (0: default).
+	OIDCMinKeyRefresh time.Duration
 	// Now is the library's clock (nil: time.Now); tests of age rules move it.
 	Now func() time.Time
 }
@@ -99,14 +106,18 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	lib := library.New(library.Config{Repo: ix, Store: store, Signer: signer, Now: o.Now})
+	lib := library.New(library.Config{Repo: ix, Store: store, Signer: signer, OIDCTokenTTL: o.OIDCTokenTTL, Now: o.Now})
+	verifier, err := oidc.New(oidc.Config{Issuers: o.OIDCIssuers, AllowHTTPIssuer: true, MinKeyRefresh: o.OIDCMinKeyRefresh})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	if _, err := lib.Bootstrap(context.Background(), AdminSecret); err != nil {
 		tb.Fatal(err)
 	}
 	notifier := journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
-		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier})
+		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier, OIDC: verifier})
 	hs := httptest.NewServer(srv.Handler())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -1,0 +1,366 @@
+package library
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/reliquary/reliquary/internal/evidence"
+	"github.com/reliquary/reliquary/storage"
+)
+
+// Evidence refusals (DESIGN.md §12 "Evidence"), each with its own code in
+// the API.
+var (
+	ErrInvalidAttestation    = errors.New("invalid attestation")
+	ErrAttestationUnverified = errors.New("attestation signature does not verify")
+	ErrNoAttestationKeys     = errors.New("the product's policy has no attestation_keys")
+	ErrSubjectMismatch       = errors.New("attestation subject is not an artifact of the release")
+	ErrEvidenceMissing       = errors.New("required attestations are missing")
+	ErrAttestationNotFound   = errors.New("attestation not found")
+)
+
+// Attestation is a verified in-toto attestation attached to a release. The
+// file itself is kept, byte for byte, at storage.AttestationKey.
+type Attestation struct {
+	// Digest is "sha256:<hex>" of the stored file.
+	Digest        string `json:"digest"`
+	PredicateType string `json:"predicate_type"`
+	// Signer is the ID of the policy key whose signature verified.
+	Signer     string             `json:"signer"`
+	Subjects   []evidence.Subject `json:"subjects"`
+	Format     string             `json:"format"`
+	Size       int64              `json:"size"`
+	UploadedBy string             `json:"uploaded_by"`
+	UploadedAt time.Time          `json:"uploaded_at"`
+}
+
+// Hex is the bare hex SHA-256 of the file.
+func (a *Attestation) Hex() string { return strings.TrimPrefix(a.Digest, "sha256:") }
+
+func (p Policy) validateEvidence() error {
+	bad := func(field, msg string) error {
+		return withDetails(ErrInvalidInput, fmt.Sprintf("policy.%s %s", field, msg), map[string]any{"field": field})
+	}
+	if _, err := evidence.ParseKeys(p.AttestationKeys); err != nil {
+		return bad("attestation_keys", "must hold PEM public keys (cosign.pub): "+err.Error())
+	}
+	if len(p.RequiredAttestations) > 32 {
+		return bad("required_attestations", "has more than 32 predicate types")
+	}
+	seen := map[string]bool{}
+	for _, t := range p.RequiredAttestations {
+		if err := evidence.ValidatePredicateType(t); err != nil {
+			return bad("required_attestations", err.Error())
+		}
+		if seen[t] {
+			return bad("required_attestations", fmt.Sprintf("names %q twice", clip(t)))
+		}
+		seen[t] = true
+	}
+	return nil
+}
+
+// ParseDigest accepts an attestation digest as "sha256:<hex>" or "<hex>"
+// and returns the lower-case hex.
+func ParseDigest(d string) (string, error) {
+	h := strings.ToLower(strings.TrimPrefix(d, "sha256:"))
+	if len(h) != 2*sha256.Size {
+		return "", withDetails(ErrInvalidInput, "an attestation digest is sha256:<64 hex digits>", map[string]any{"field": "digest"})
+	}
+	if _, err := hex.DecodeString(h); err != nil {
+		return "", withDetails(ErrInvalidInput, "an attestation digest is sha256:<64 hex digits>", map[string]any{"field": "digest"})
+	}
+	return h, nil
+}
+
+// AddAttestation verifies an attestation file and attaches it to a release
+// that is not yet released. The file must be signed by one of the
+// product's policy.attestation_keys, and every subject digest must be the
+// sha256 of one of the release's artifacts. It is stored create-only, byte
+// for byte; sending the same file again is a retry (created false).
+func (s *Service) AddAttestation(ctx context.Context, pr Principal, product, version string, raw []byte) (att *Attestation, created bool, err error) {
+	if err := ValidateProductName(product); err != nil {
+		return nil, false, err
+	}
+	if _, err := ParseVersion(version); err != nil {
+		return nil, false, err
+	}
+	subject := product + "@" + version
+	var p *Product
+	var r *Release
+	var arts []Artifact
+	err = s.repo.View(func(tx ReadTx) error {
+		var err error
+		if p, err = tx.Product(product); err != nil {
+			return err
+		}
+		if r, err = tx.Release(product, version); err != nil {
+			return err
+		}
+		arts, err = tx.Artifacts(product, version)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if err := attestable(r); err != nil {
+		return nil, false, err
+	}
+	if len(p.Policy.AttestationKeys) == 0 {
+		return nil, false, withDetails(ErrNoAttestationKeys, fmt.Sprintf("%s has no policy.attestation_keys: an admin must set the keys CI signs attestations with", product), nil)
+	}
+	keys, err := evidence.ParseKeys(p.Policy.AttestationKeys)
+	if err != nil {
+		return nil, false, fmt.Errorf("policy of %s: %w", product, err)
+	}
+	parsed, err := evidence.Parse(raw)
+	if errors.Is(err, evidence.ErrUnsigned) {
+		return nil, false, withDetails(ErrAttestationUnverified, fmt.Sprintf("%s: %v", subject, err), map[string]any{"reason": attestationReason(err)})
+	}
+	if err != nil {
+		return nil, false, withDetails(ErrInvalidAttestation, err.Error(), map[string]any{"reason": attestationReason(err)})
+	}
+	signer, err := parsed.Verify(keys)
+	if err != nil {
+		return nil, false, withDetails(ErrAttestationUnverified, fmt.Sprintf("%s: %v", subject, err), map[string]any{"reason": attestationReason(err)})
+	}
+	byDigest := map[string]string{}
+	for _, a := range arts {
+		byDigest[a.SHA256] = a.Name
+	}
+	var unknown []evidence.Subject
+	for _, sub := range parsed.Subjects {
+		if _, ok := byDigest[sub.SHA256]; !ok {
+			unknown = append(unknown, sub)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, false, withDetails(ErrSubjectMismatch, fmt.Sprintf("%d of %d subjects are not artifacts of %s", len(unknown), len(parsed.Subjects), subject),
+			map[string]any{"subjects": unknown})
+	}
+
+	sum := sha256.Sum256(raw)
+	hexSum := hex.EncodeToString(sum[:])
+	att = &Attestation{Digest: "sha256:" + hexSum, PredicateType: parsed.PredicateType, Signer: signer, Subjects: parsed.Subjects,
+		Format: parsed.Format, Size: int64(len(raw)), UploadedBy: pr.Name, UploadedAt: s.clock()}
+
+	unlock, err := s.locks.lock(ctx, subject+"#attestation#"+hexSum)
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
+	var existing *Attestation
+	if err := s.repo.View(func(tx ReadTx) error {
+		a, err := tx.Attestation(product, version, att.Digest)
+		if errors.Is(err, ErrAttestationNotFound) {
+			return nil
+		}
+		existing = a
+		return err
+	}); err != nil {
+		return nil, false, err
+	}
+	if existing != nil {
+		return existing, false, nil
+	}
+
+	key := storage.AttestationKey(product, version, hexSum)
+	_, err = s.store.Put(ctx, key, bytes.NewReader(raw), int64(len(raw)), storage.PutOptions{ContentType: "application/json"})
+	wrote := err == nil
+	if errors.Is(err, storage.ErrExists) {
+		// An earlier attempt stored the file but did not commit: the key is
+		// named by the content, so the bytes are these (checked).
+		old, rerr := s.readSmall(ctx, key)
+		if rerr != nil {
+			return nil, false, rerr
+		}
+		if !bytes.Equal(old, raw) {
+			return nil, false, fmt.Errorf("%s holds other bytes than its name says: %w", key, ErrIntegrity)
+		}
+		err = nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store attestation of %s: %w", subject, err)
+	}
+	err = s.repo.Update(func(tx WriteTx) error {
+		cur, err := tx.Release(product, version)
+		if err != nil {
+			return err
+		}
+		if err := attestable(cur); err != nil {
+			return err
+		}
+		if _, err := tx.Attestation(product, version, att.Digest); err == nil {
+			return errRetry
+		}
+		if err := tx.PutAttestation(product, version, att); err != nil {
+			return err
+		}
+		cur.AttestationDigests = append(cur.AttestationDigests, att.Digest)
+		if err := tx.PutRelease(cur); err != nil {
+			return err
+		}
+		_, err = tx.Record(Event{Time: att.UploadedAt, Actor: pr.Name, Type: EvAttestationAdded, Subject: subject,
+			Data: map[string]any{"product": product, "version": version, "digest": att.Digest, "predicate_type": att.PredicateType,
+				"signer": att.Signer, "subjects": att.Subjects, "format": att.Format, "size": att.Size}})
+		return err
+	})
+	if errors.Is(err, errRetry) {
+		err = s.repo.View(func(tx ReadTx) error {
+			var err error
+			existing, err = tx.Attestation(product, version, att.Digest)
+			return err
+		})
+		return existing, false, err
+	}
+	if err != nil {
+		if wrote {
+			s.removeObjects(ctx, key)
+		}
+		return nil, false, err
+	}
+	return att, true, nil
+}
+
+// errRetry: the attestation was committed meanwhile (not returned to callers).
+var errRetry = errors.New("attestation already attached")
+
+// attestable refuses releases that are released or withdrawn: evidence is
+// gathered before the release decision, never rewritten after it.
+func attestable(r *Release) error {
+	switch r.State {
+	case StateDraft, StateCandidate, StateApproved:
+		return nil
+	}
+	return badState(r, "attach an attestation to", StateDraft, StateCandidate, StateApproved)
+}
+
+func attestationReason(err error) string {
+	switch {
+	case errors.Is(err, evidence.ErrUnsigned):
+		return "unsigned"
+	case errors.Is(err, evidence.ErrSignature):
+		return "signature"
+	case errors.Is(err, evidence.ErrStatement):
+		return "statement"
+	}
+	return "format"
+}
+
+// Attestations lists a release's attestations by digest.
+func (s *Service) Attestations(_ context.Context, product, version string) ([]Attestation, error) {
+	if err := ValidateProductName(product); err != nil {
+		return nil, err
+	}
+	if _, err := ParseVersion(version); err != nil {
+		return nil, err
+	}
+	var out []Attestation
+	err := s.repo.View(func(tx ReadTx) error {
+		if _, err := tx.Release(product, version); err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.Attestations(product, version)
+		return err
+	})
+	return out, err
+}
+
+// AttestationFile returns an attestation's record and its stored bytes,
+// after checking they still have the recorded digest.
+func (s *Service) AttestationFile(ctx context.Context, product, version, digest string) (*Attestation, []byte, error) {
+	if err := ValidateProductName(product); err != nil {
+		return nil, nil, err
+	}
+	if _, err := ParseVersion(version); err != nil {
+		return nil, nil, err
+	}
+	h, err := ParseDigest(digest)
+	if err != nil {
+		return nil, nil, err
+	}
+	var a *Attestation
+	err = s.repo.View(func(tx ReadTx) error {
+		if _, err := tx.Release(product, version); err != nil {
+			return err
+		}
+		a, err = tx.Attestation(product, version, "sha256:"+h)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := s.readSmall(ctx, storage.AttestationKey(product, version, h))
+	if err != nil {
+		return nil, nil, err
+	}
+	if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != h {
+		return nil, nil, fmt.Errorf("attestation %s of %s@%s in the store does not match its digest: %w", a.Digest, product, version, ErrIntegrity)
+	}
+	return a, body, nil
+}
+
+// missingEvidence lists the policy's required predicate types the release
+// has no attestation of. An attestation attached to a draft counts only
+// while every subject is still one of the release's artifacts (a draft's
+// artifact may have been deleted since).
+func missingEvidence(tx ReadTx, p *Product, r *Release) ([]string, error) {
+	missing := []string{}
+	var current map[string]bool // predicate types of attestations whose subjects are all artifacts
+	for _, t := range p.Policy.RequiredAttestations {
+		ok, err := tx.HasAttestationType(r.Product, r.Version, t)
+		if err != nil {
+			return nil, err
+		}
+		if ok && current == nil {
+			if current, err = currentTypes(tx, r); err != nil {
+				return nil, err
+			}
+		}
+		if !ok || !current[t] {
+			missing = append(missing, t)
+		}
+	}
+	return missing, nil
+}
+
+func currentTypes(tx ReadTx, r *Release) (map[string]bool, error) {
+	arts, err := tx.Artifacts(r.Product, r.Version)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, a := range arts {
+		have[a.SHA256] = true
+	}
+	atts, err := tx.Attestations(r.Product, r.Version)
+	if err != nil {
+		return nil, err
+	}
+	types := map[string]bool{}
+	for _, a := range atts {
+		if !slices.ContainsFunc(a.Subjects, func(s evidence.Subject) bool { return !have[s.SHA256] }) {
+			types[a.PredicateType] = true
+		}
+	}
+	return types, nil
+}
+
+// checkEvidence refuses an approval while a required attestation is missing.
+func checkEvidence(tx ReadTx, p *Product, r *Release) error {
+	missing, err := missingEvidence(tx, p, r)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	slices.Sort(missing)
+	return withDetails(ErrEvidenceMissing, fmt.Sprintf("%s@%s lacks required attestations: %s", r.Product, r.Version, strings.Join(missing, ", ")),
+		map[string]any{"missing": missing, "required": p.Policy.RequiredAttestations})
+}
