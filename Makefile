@@ -4,6 +4,7 @@
 #   make test    install the test tools when missing, then vet, staticcheck and go test -race
 #   make tools   only install the test tools
 #   make bench   throughput, memory and latency vs direct MinIO and a peer registry (BENCHMARKS.md)
+#   make screenshots  regenerate docs/screenshots/ (the web UI, in headless Chromium)
 #
 # Tools are built once from the Go module proxy into the Go build cache
 # ($(go env GOCACHE)/reliquary-tools/<tool>-<version>) and reused from there.
@@ -36,7 +37,16 @@ build:
 run:
 	$(GO) run ./cmd/reliquary serve
 
-tools: $(MINIO) $(COSIGN) $(STATICCHECK)
+tools: $(MINIO) $(COSIGN) $(STATICCHECK) chromium
+
+# The web UI's browser tests drive Debian's Chromium (internal/ui); CI
+# starts from a clean machine, so install it when it is missing.
+.PHONY: chromium
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing Debian's chromium for the web UI tests"; \
+		apt-get update && apt-get install -y --no-install-recommends chromium; \
+	fi
 
 $(MINIO):
 	@echo "building MinIO $(MINIO_VERSION) once into $(@D) (several minutes)"
@@ -56,13 +66,24 @@ $(REGISTRY):
 
 # Starts its own MinIO, `reliquary serve --storage s3` and the registry on
 # free 127.0.0.1 ports; BENCH_* variables size it (bench/main.go, BENCHMARKS.md).
-bench: $(MINIO) $(REGISTRY)
+bench: $(MINIO) $(REGISTRY) bench-ui
 	BENCH_MINIO=$(MINIO) BENCH_REGISTRY=$(REGISTRY) $(GO) run ./bench
 	$(MAKE) --no-print-directory bench-go
 
 # Benchmarks of one component each (BENCHMARKS.md, "Component benchmarks").
 bench-go:
 	$(GO) test -run '^$$' -bench 'Retention100k' -benchtime 1x ./internal/library/
+
+# Web UI: p95 of every page with 100,000 releases in one product (§6, §10).
+.PHONY: bench-ui
+bench-ui:
+	$(GO) test ./internal/ui -run '^$$' -bench BenchmarkUIPages -benchtime 200x -timeout 30m
+
+# Screenshots of every page into docs/screenshots/ (shown in the README),
+# taken by the browser test in a real Chromium.
+.PHONY: screenshots
+screenshots: chromium
+	RELIQUARY_SCREENSHOTS=1 $(GO) test ./internal/ui -run 'TestReleaseManagerStory|TestUIPhoneAndKeyboard' -count=1
 
 vet:
 	$(GO) vet ./...
@@ -78,7 +99,9 @@ test: tools vet lint unit fuzz-short
 # Every fuzz target (their seed corpora also run in `unit`): a few seconds
 # each in `make test`, longer with `make fuzz` (FUZZTIME=5m make fuzz).
 FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNames ./api:FuzzJSONBodies ./api:FuzzOIDCExchange \
-	./internal/index:FuzzVersionKey ./internal/signing:FuzzCanonical ./internal/signing:FuzzParseReleaseManifest ./internal/oidc:FuzzVerify
+	./internal/index:FuzzVersionKey ./internal/signing:FuzzCanonical ./internal/signing:FuzzParseReleaseManifest ./internal/oidc:FuzzVerify \
+	./internal/ui:FuzzSafeNext ./internal/ui:FuzzReleaseFilter \
+	./internal/transparency:FuzzParseCheckpoint ./internal/transparency:FuzzVerifyStatement
 FUZZ_TARGETS += ./internal/evidence:FuzzParse
 FUZZ_TARGETS += ./internal/library:FuzzRolloutPlan
 FUZZTIME ?= 1m

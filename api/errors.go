@@ -79,6 +79,7 @@ const (
 	CodeOIDCTokenReplayed     = "OIDC_TOKEN_REPLAYED"
 	CodeOIDCIssuerUntrusted   = "OIDC_ISSUER_NOT_TRUSTED"
 	CodeOIDCIssuerUnavailable = "OIDC_ISSUER_UNAVAILABLE"
+	CodeStatementNotFound   = "STATEMENT_NOT_FOUND"
 )
 
 // errorTable maps domain and storage errors (errors.Is) to status and code.

@@ -107,5 +107,10 @@ func (s *Server) Routes() []Route {
 		{http.MethodGet, APIPrefix + "/products/:product/publishers", admin, s.listPublishers},
 		{http.MethodDelete, APIPrefix + "/products/:product/publishers/:id", admin, s.deletePublisher},
 		{http.MethodPost, APIPrefix + "/auth/oidc", anyone, s.exchangeOIDC},
+		// The signed log and release statements (DESIGN §12, log.go).
+		{http.MethodGet, APIPrefix + "/log/checkpoint", reader, s.logCheckpoint},
+		{http.MethodGet, APIPrefix + "/log/proof/inclusion", reader, s.logInclusion},
+		{http.MethodGet, APIPrefix + "/log/proof/consistency", reader, s.logConsistency},
+		{http.MethodGet, release + "/statement", reader, s.releaseStatement},
 	}
 }

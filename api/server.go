@@ -23,6 +23,7 @@ import (
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/transparency"
 	"github.com/reliquary/reliquary/storage"
 )
 
@@ -58,6 +59,11 @@ type Config struct {
 	Logger             *slog.Logger
 	// OIDC verifies ID tokens for trusted publishing (nil: none trusted).
 	OIDC *oidc.Verifier
+	// UISessionTTL is how long a web UI session lives unused (default 8h).
+	UISessionTTL time.Duration
+	// Log is the signed log: checkpoints, proofs and release statements
+	// (DESIGN §12); nil answers 501 on those routes.
+	Log *transparency.Log
 }
 
 // Server holds the handlers' dependencies.
@@ -82,6 +88,9 @@ type Server struct {
 	bytesOut prometheus.Counter
 	uploads  *uploadLimiter
 	oidc     *oidc.Verifier
+
+	uiSessionTTL time.Duration
+	tlog     *transparency.Log
 }
 
 // New builds the server and its metrics.
@@ -89,7 +98,9 @@ func New(cfg Config) *Server {
 	s := &Server{lib: cfg.Library, index: cfg.Index, store: cfg.Store, pubKey: cfg.PublicKeyPEM, keyring: cfg.Keyring, bundler: cfg.Bundler,
 		journal: cfg.Journal, notifier: cfg.Notifier,
 		anonRead: cfg.AnonymousRead, redirect: cfg.Downloads == DownloadsRedirect,
-		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken), oidc: cfg.OIDC}
+		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken), oidc: cfg.OIDC,
+		uiSessionTTL: cfg.UISessionTTL}
+	s.tlog = cfg.Log
 	if s.notifier == nil {
 		s.notifier = journal.NewNotifier()
 	}
@@ -132,6 +143,7 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.Routes() {
 		r.Handle(rt.Method, rt.Path, s.authorize(rt), rt.Handler)
 	}
+	s.mountUI(r)
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, CodeNotFound, "no such route: "+c.Request.Method+" "+c.Request.URL.Path, nil)
 	})

@@ -256,6 +256,7 @@ func (b *bench) run(ctx context.Context) error {
 		f     func(context.Context) error
 	}{
 		{"1,2,6", b.transfers}, {"3", b.concurrent}, {"5", b.publish}, {"7", b.rebuild},
+		{"8", b.signedLog}, // the signed log at 100,000 events (log.go)
 	}
 	for _, s := range steps {
 		run := false

@@ -127,6 +127,7 @@ func (b *bench) report(w io.Writer) {
 	}
 	p("| 7 | `index rebuild --from-bucket` of %d mirrored events, events/s | %s | | %s |", b.rebuildEvents, b.fig("rebuild", "%.0f"), rb)
 	p("| 7 | the same, process start included, events/s | %s | | |", b.fig("rebuild/wall", "%.0f"))
+	b.reportLog(p) // 8: the signed log (log.go)
 	b.cpuTable(p)
 	if len(b.samples["rebuild/cpu/minio"]) > 0 {
 		m, _ := b.med("rebuild/cpu/minio")

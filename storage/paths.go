@@ -77,3 +77,13 @@ const JournalSegmentPrefix = JournalPrefix + "segments/"
 func JournalSegmentKey(first, last uint64) string {
 	return fmt.Sprintf("%s%020d-%020d.jsonl", JournalSegmentPrefix, first, last)
 }
+
+// JournalCheckpointPrefix is the folder of the signed log's checkpoints
+// (DESIGN §12), one signed note per mirrored tree size.
+const JournalCheckpointPrefix = JournalPrefix + "checkpoints/"
+
+// JournalCheckpointKey holds the signed checkpoint of the tree of size
+// leaves (events 1..size).
+func JournalCheckpointKey(size uint64) string {
+	return fmt.Sprintf("%s%020d.txt", JournalCheckpointPrefix, size)
+}

@@ -58,6 +58,7 @@ func newAuditCmd() *cobra.Command {
 	var sc storeCmd
 	var indexFile string
 	var fromBucket bool
+	var sl signedLogFlags // --key, --retired-keys, --deep (cli_statement.go)
 	verify := &cobra.Command{
 		Use:   "verify",
 		Short: "Verify the journal's hash chain offline",
@@ -76,7 +77,7 @@ first broken sequence number. Exit code 0: intact; 1: broken.`,
 					return err
 				}
 				defer closeStore()
-				next, err := journal.ReadMirror(cmd.Context(), store)
+				next, err := sl.mirrorReader(cmd.Context(), store)
 				if err != nil {
 					return err
 				}
@@ -84,6 +85,9 @@ first broken sequence number. Exit code 0: intact; 1: broken.`,
 					return err
 				}
 			default:
+				if err := sl.indexMode(); err != nil {
+					return err
+				}
 				path := indexFile
 				if path == "" {
 					if err := sc.cfg.fill(cmd, sc.configFile); err != nil {
@@ -99,6 +103,9 @@ first broken sequence number. Exit code 0: intact; 1: broken.`,
 				if rep, err = ix.VerifyJournal(); err != nil {
 					return err
 				}
+				if rep.OK && sl.deep {
+					return deepVerify(cmd, ix, rep)
+				}
 			}
 			printJSON(cmd.OutOrStdout(), rep)
 			if !rep.OK {
@@ -110,6 +117,7 @@ first broken sequence number. Exit code 0: intact; 1: broken.`,
 	sc.bind(verify)
 	verify.Flags().StringVar(&indexFile, "index", "", "index file to verify (default: <data-dir>/index.db)")
 	verify.Flags().BoolVar(&fromBucket, "from-bucket", false, "verify the journal mirror in the store instead of an index")
+	sl.bind(verify, true)
 	audit.AddCommand(verify)
 	return audit
 }
@@ -119,6 +127,7 @@ func newIndexCmd() *cobra.Command {
 	var sc storeCmd
 	var fromBucket bool
 	var out string
+	var sl signedLogFlags // --key, --retired-keys (cli_statement.go)
 	rebuild := &cobra.Command{
 		Use:   "rebuild --from-bucket",
 		Short: "Build a fresh index from the bucket alone",
@@ -142,7 +151,7 @@ not in the journal (their secrets never leave the index) and must be registered 
 				out = sc.indexPath()
 			}
 			start := time.Now()
-			next, err := journal.ReadMirror(cmd.Context(), store)
+			next, err := sl.mirrorReader(cmd.Context(), store)
 			if err != nil {
 				return err
 			}
@@ -158,6 +167,7 @@ not in the journal (their secrets never leave the index) and must be registered 
 	sc.bind(rebuild)
 	rebuild.Flags().BoolVar(&fromBucket, "from-bucket", false, "read the journal mirror from the store")
 	rebuild.Flags().StringVar(&out, "out", "", "where to write the new index (default <data-dir>/index.db)")
+	sl.bind(rebuild, false)
 	cmd.AddCommand(rebuild)
 	return cmd
 }

@@ -18,6 +18,7 @@ import (
 type getFlags struct {
 	os, arch, dir, keyFile, minState string
 	current                          bool
+	logState                         string // the signed log (cli_statement.go)
 	target, environment              string // rollouts (cli_rollout.go)
 }
 
@@ -74,6 +75,7 @@ the next get. On any verification failure get exits with code 3 and leaves nothi
 	fl.StringVar(&f.keyFile, "key", "", "PEM public key to trust (default: the server's keys)")
 	fl.StringVar(&f.minState, "min-state", "", "least mature state accepted: released (default) or approved")
 	fl.BoolVar(&f.current, "current", false, "only a current release (skip superseded maintenance versions)")
+	fl.StringVar(&f.logState, "log-state", "", "file remembering the last signed checkpoint seen: a log inconsistent with it (fork, rollback) is refused")
 	fl.StringVar(&f.target, "target", defaultTarget(), `this installer's target for rollouts (default: /etc/machine-id, else the host name; "" for none)`)
 	fl.StringVar(&f.environment, "environment", "", "environment this installer deploys to (rollouts to it apply)")
 	return o.bind(cmd)
@@ -115,6 +117,9 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 	}
 	m, err := verifiedManifest(ctx, c, exact, keys, rel.ManifestDigest)
 	if err != nil {
+		return err
+	}
+	if _, err := requireStatement(ctx, c, exact, keys, m, f.minState, f.logState); err != nil {
 		return err
 	}
 	for _, a := range res.Artifacts {

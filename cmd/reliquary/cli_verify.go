@@ -124,6 +124,7 @@ type check struct {
 
 func newVerifyCmd(o *cliOpts) *cobra.Command {
 	var file, artifact, keyFile string
+	var st statementFlags // the release statement (cli_statement.go)
 	cmd := &cobra.Command{
 		Use:   "verify <product>@<version> [--file <path> [--artifact <name>]] [--key <pem>]",
 		Short: "Prove a release (or a downloaded file) is exactly what was sealed",
@@ -150,9 +151,13 @@ publishes (/signing/keys). A failed check exits with code 3 and names what faile
 			if err != nil {
 				return err
 			}
+			if err := verifyStatement(cmd, o, c, r, keyFile, &st); err != nil {
+				return err
+			}
 			return runVerify(cmd, o, c, r, file, artifact, keyFile)
 		},
 	}
+	st.bind(cmd, true)
 	fl := cmd.Flags()
 	fl.StringVar(&file, "file", "", "check this local file instead of downloading the artifacts")
 	fl.StringVar(&artifact, "artifact", "", "the artifact --file is a copy of (default: its base name)")

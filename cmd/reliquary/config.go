@@ -56,6 +56,8 @@ type serveConfig struct {
 	OIDCIssuers         []string      `yaml:"oidc-issuer"`
 	OIDCTokenTTL        time.Duration `yaml:"oidc-token-ttl"`
 	OIDCAllowHTTPIssuer bool          `yaml:"oidc-allow-http-issuer"`
+	// UISessionTTL is how long a web UI session lives unused.
+	UISessionTTL time.Duration `yaml:"ui-session-ttl"`
 }
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
@@ -79,6 +81,7 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&c.OIDCIssuers, "oidc-issuer", nil, "OIDC issuer whose ID tokens may be exchanged for tokens by trusted publishers (repeatable), e.g. https://token.actions.githubusercontent.com")
 	fs.DurationVar(&c.OIDCTokenTTL, "oidc-token-ttl", library.DefaultOIDCTokenTTL, "lifetime of the tokens minted for OIDC ID tokens")
 	fs.BoolVar(&c.OIDCAllowHTTPIssuer, "oidc-allow-http-issuer", false, "accept plain-http OIDC issuers on loopback addresses (tests with a local issuer only)")
+	fs.DurationVar(&c.UISessionTTL, "ui-session-ttl", 8*time.Hour, "how long a web UI (/ui/) session lives without use")
 }
 
 // bindStoreFlags binds the settings that locate the index and the store
@@ -202,6 +205,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.RetentionInterval < 0 || (c.RetentionInterval > 0 && c.RetentionInterval < time.Minute) {
 		errs = append(errs, fmt.Errorf("--retention-interval %s must be 0 (off) or at least 1m", c.RetentionInterval))
+	}
+	if c.UISessionTTL < time.Minute || c.UISessionTTL > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("--ui-session-ttl %s must be between 1m and 168h", c.UISessionTTL))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))

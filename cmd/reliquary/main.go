@@ -54,6 +54,8 @@ Exit codes: 0 ok, 1 failure, 2 usage error, 3 verification failed, 4 not found.`
 	root.AddCommand(newRolloutCmd(o))
 	root.AddCommand(newReleaseCmd(o), newRetentionCmd(o))
 	root.AddCommand(newAttestCmd(o))
+	root.AddCommand(newUILoginCmd(o))
+	root.AddCommand(newLogCmd(o))
 	root.AddCommand(newCompletionCmd(root))
 	root.AddCommand(newLoginCmd(o), newPublisherCmd(o))
 	return root

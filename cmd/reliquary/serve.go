@@ -25,6 +25,7 @@ import (
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/transparency"
 	"github.com/reliquary/reliquary/storage"
 	"github.com/reliquary/reliquary/storage/fs"
 	"github.com/reliquary/reliquary/storage/s3"
@@ -128,10 +129,11 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 
 	notifier := journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
+	tlog := &transparency.Log{Tree: ix, Signer: signer, Store: store}
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
 		Journal: ix, Notifier: notifier,
 		AnonymousRead: cfg.AnonymousRead, Downloads: cfg.Downloads, MaxUploadsPerToken: cfg.MaxUploadsPerToken, Logger: log,
-		OIDC: oidcVerifier})
+		OIDC: oidcVerifier, UISessionTTL: cfg.UISessionTTL, Log: tlog})
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -162,12 +164,14 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	workers, stopWorkers := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { stopWorkers(); wg.Wait() }()
-	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: log}
+	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: log, Checkpoint: tlog.MirrorCheckpoint}
 	dispatcher := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: log}
 	wg.Go(func() { mirror.Run(workers) })
 	wg.Go(func() { dispatcher.Run(workers) })
 	wg.Go(func() { lib.RetentionLoop(workers, cfg.RetentionInterval) })
 	wg.Go(func() { lib.RunTokenMaintenance(workers, library.DefaultTokenMaintenance) })
+	statements := &transparency.StatementWorker{Log: tlog, Events: ix, Notifier: notifier, Logger: log}
+	wg.Go(func() { statements.Run(workers) })
 	srv.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reliquary_journal_mirror_lag_events",
 		Help: "Journal events not yet mirrored to the blob store."}, mirror.Lag))
 

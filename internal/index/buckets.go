@@ -59,12 +59,13 @@ var (
 		bucketTokens, bucketTokenHashes, bucketJournal, bucketWebhooks, bucketHookState, bucketHookLog,
 		bucketBaselines, bucketIdxChangeID, bucketIdxCIID, bucketIdxLabel, bucketDeployments,
 		bucketIdxDeployProduct, bucketIdxDeployRelease, bucketIdxDeployEnv, bucketIdxDeployTarget, bucketEnvironments,
-		bucketPublishers, bucketOIDCSeen,
+		bucketPublishers, bucketOIDCSeen, bucketLogNodes, bucketStatementSeq, bucketStatements,
 		bucketRolloutPilots, bucketRolloutCounts}
 
 	// unjournaledBuckets are written outside the journal's changes: the
 	// journal itself, the meta bucket and operational state.
-	unjournaledBuckets = [][]byte{bucketMeta, bucketJournal, bucketWebhooks, bucketHookState, bucketHookLog}
+	unjournaledBuckets = [][]byte{bucketMeta, bucketJournal, bucketWebhooks, bucketHookState, bucketHookLog,
+		bucketLogNodes, bucketStatementSeq, bucketStatements}
 
 	keySchemaVersion = []byte("schema_version")
 	keyJournalHead   = []byte("journal_head")
@@ -230,4 +231,21 @@ func rolloutPilotPrefix(product string, vkey []byte) []byte {
 var (
 	bucketPublishers = []byte("publishers")
 	bucketOIDCSeen   = []byte("oidc_seen")
+)
+
+// The signed log (DESIGN §12, log.go): the journal's RFC 6962 Merkle tree
+// and the release statements. All are derived from the journal's events
+// (never from their changes), so they are unjournaled; Record and Rebuild
+// keep them in step with the journal.
+//
+//	log_nodes     level (1 byte) ‖ index uint64 BE                 → 32-byte node hash
+//	statement_seq <product> 0x00 <semver key>                      → seq uint64 BE of the release's latest statement event
+//	statements    <product> 0x00 <semver key>                      → seq uint64 BE ‖ DSSE envelope JSON (cache)
+//	meta          "log_size"  → uint64 BE: leaves in the tree (= journal head once caught up)
+var (
+	bucketLogNodes     = []byte("log_nodes")
+	bucketStatementSeq = []byte("statement_seq")
+	bucketStatements   = []byte("statements")
+
+	keyLogSize = []byte("log_size")
 )

@@ -68,7 +68,12 @@ func Open(path string, o Options) (*Index, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialise index %s: %w", path, err)
 	}
-	return &Index{db: db}, nil
+	ix := &Index{db: db}
+	if err := ix.catchUpLog(); err != nil { // the signed log of an older index (log.go)
+		db.Close()
+		return nil, fmt.Errorf("initialise index %s: signed log: %w", path, err)
+	}
+	return ix, nil
 }
 
 func initSchema(tx *bolt.Tx) error {

@@ -132,6 +132,7 @@ func Rebuild(path string, next func() (*journal.Event, error)) (uint64, error) {
 	defer ix.Close()
 	v := journal.NewVerifier()
 	var n uint64
+	var tree logAppender // the signed log (log.go)
 	for done := false; !done; {
 		err := ix.db.Update(func(btx *bolt.Tx) error {
 			for i := 0; i < rebuildBatch; i++ {
@@ -152,6 +153,9 @@ func Rebuild(path string, next func() (*journal.Event, error)) (uint64, error) {
 				}
 				if err := btx.Bucket(bucketJournal).Put(seqKey(e.Seq), raw); err != nil {
 					return err
+				}
+				if err := tree.append(btx, e); err != nil {
+					return fmt.Errorf("event %d: %w", e.Seq, err)
 				}
 				var data struct {
 					Changes []Change `json:"changes"`

@@ -281,6 +281,9 @@ func (t *tx) Record(ev library.Event) (*journal.Event, error) {
 	if err := t.b(bucketMeta).Put(keyJournalHead, encodeHead(e.Seq, e.Hash)); err != nil {
 		return nil, err
 	}
+	if err := logAppend(t.btx, e); err != nil { // the signed log (log.go)
+		return nil, err
+	}
 	t.events = append(t.events, e)
 	return e, nil
 }

@@ -67,6 +67,12 @@ func VerifyStream(ctx context.Context, next func() (*Event, error)) (VerifyRepor
 				rep.Events = seq
 				return rep, nil
 			}
+			var be *BrokenError
+			if errors.As(err, &be) { // a verifying reader's finding (the signed log)
+				rep.BrokenSeq, rep.Reason = be.Seq, be.Reason
+				rep.Events, _ = v.Head()
+				return rep, nil
+			}
 			return rep, err
 		}
 		if err := v.Add(e); err != nil {

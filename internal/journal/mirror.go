@@ -46,6 +46,10 @@ type Mirror struct {
 	Log      *slog.Logger
 	// Interval is the longest pause between passes (default 1s).
 	Interval time.Duration
+	// Checkpoint, when set, is called after each pass with the number of
+	// events now mirrored: the signed log writes its checkpoint of that
+	// size next to them (DESIGN §12).
+	Checkpoint func(ctx context.Context, size uint64) error
 }
 
 // Lag is how many events are not mirrored yet.
@@ -97,8 +101,14 @@ func (m *Mirror) Pass(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	evs, err := m.Source.EventsAfter(cur, 500)
-	if err != nil || len(evs) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if len(evs) == 0 {
+		if m.Checkpoint != nil && cur > 0 { // a checkpoint that failed after its events were mirrored
+			return 0, m.Checkpoint(ctx, cur)
+		}
+		return 0, nil
 	}
 	for _, e := range evs {
 		if err := m.put(ctx, e); err != nil {
@@ -107,6 +117,11 @@ func (m *Mirror) Pass(ctx context.Context) (int, error) {
 	}
 	if err := m.State.SetMirrorCursor(evs[len(evs)-1].Seq); err != nil {
 		return 0, err
+	}
+	if m.Checkpoint != nil {
+		if err := m.Checkpoint(ctx, evs[len(evs)-1].Seq); err != nil {
+			return 0, err
+		}
 	}
 	return len(evs), m.segments(ctx, evs[len(evs)-1].Seq)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/transparency"
 	"github.com/reliquary/reliquary/storage"
 	"github.com/reliquary/reliquary/storage/fs"
 	"github.com/reliquary/reliquary/storage/s3"
@@ -42,6 +43,8 @@ type ServerOptions struct {
 	OIDCMinKeyRefresh time.Duration
 	// Now is the library's clock (nil: time.Now); tests of age rules move it.
 	Now func() time.Time
+	// UISessionTTL is the web UI's session lifetime (0: the default).
+	UISessionTTL time.Duration
 }
 
 // Server is a real Reliquary server on a loopback port: a bbolt file and a
@@ -116,17 +119,21 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 	}
 	notifier := journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
+	tlog := &transparency.Log{Tree: ix, Signer: signer, Store: store}
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
-		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier, OIDC: verifier})
+		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier, OIDC: verifier, UISessionTTL: o.UISessionTTL, Log: tlog})
 	hs := httptest.NewServer(srv.Handler())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: slog.Default(), Interval: 50 * time.Millisecond}
+	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: slog.Default(), Interval: 50 * time.Millisecond,
+		Checkpoint: tlog.MirrorCheckpoint}
 	if o.Workers {
 		d := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: slog.Default(),
 			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 100 * time.Millisecond}
 		wg.Go(func() { mirror.Run(ctx) })
 		wg.Go(func() { d.Run(ctx) })
+		st := &transparency.StatementWorker{Log: tlog, Events: ix, Notifier: notifier}
+		wg.Go(func() { st.Run(ctx) })
 	}
 	var once sync.Once
 	stop := func() {

@@ -1,0 +1,154 @@
+package api
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reliquary/reliquary/internal/transparency"
+)
+
+// The signed log and release statements (DESIGN §12).
+
+// Proof is the answer of the proof endpoints: the proof's node hashes,
+// base64, in RFC 6962 order.
+type Proof struct {
+	Hashes []string `json:"hashes"`
+}
+
+// logParam reads a required unsigned query parameter.
+func logParam(c *gin.Context, name string) (uint64, bool) {
+	v := c.Query(name)
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		writeError(c, http.StatusBadRequest, CodeInvalidInput, "query parameter "+name+" must be a non-negative integer", map[string]any{"parameter": name})
+		return 0, false
+	}
+	return n, true
+}
+
+func (s *Server) logReady(c *gin.Context) bool {
+	if s.tlog == nil {
+		writeError(c, http.StatusNotImplemented, CodeNotImplemented, "this server keeps no signed log", nil)
+		return false
+	}
+	return true
+}
+
+// logCheckpoint serves a signed checkpoint of the log (C2SP tlog-checkpoint).
+func (s *Server) logCheckpoint(c *gin.Context) {
+	if !s.logReady(c) {
+		return
+	}
+	cp, err := s.tlog.Checkpoint(c, 0)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", cp.Note)
+}
+
+// logSize is the tree size the proofs may use.
+func (s *Server) logSize(c *gin.Context) (uint64, bool) {
+	size, _, err := s.tlog.Tree.LogHead()
+	if err != nil {
+		fail(c, err)
+		return 0, false
+	}
+	return size, true
+}
+
+func writeProof(c *gin.Context, hashes [][]byte) {
+	out := Proof{Hashes: make([]string, len(hashes))}
+	for i, h := range hashes {
+		out.Hashes[i] = base64.StdEncoding.EncodeToString(h)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// logInclusion proves event seq is leaf seq-1 of the tree of size leaves.
+func (s *Server) logInclusion(c *gin.Context) {
+	if !s.logReady(c) {
+		return
+	}
+	seq, ok := logParam(c, "seq")
+	if !ok {
+		return
+	}
+	size, ok := logParam(c, "size")
+	if !ok {
+		return
+	}
+	have, ok := s.logSize(c)
+	if !ok {
+		return
+	}
+	if seq == 0 || seq > size || size > have {
+		writeError(c, http.StatusBadRequest, CodeInvalidInput, "an inclusion proof needs 1 ≤ seq ≤ size ≤ the log's size",
+			map[string]any{"seq": seq, "size": size, "log_size": have})
+		return
+	}
+	hashes, err := s.tlog.Tree.InclusionProof(seq-1, size)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	writeProof(c, hashes)
+}
+
+// logConsistency proves the tree of from leaves is a prefix of the tree of
+// to leaves.
+func (s *Server) logConsistency(c *gin.Context) {
+	if !s.logReady(c) {
+		return
+	}
+	from, ok := logParam(c, "from")
+	if !ok {
+		return
+	}
+	to, ok := logParam(c, "to")
+	if !ok {
+		return
+	}
+	have, ok := s.logSize(c)
+	if !ok {
+		return
+	}
+	if from > to || to > have {
+		writeError(c, http.StatusBadRequest, CodeInvalidInput, "a consistency proof needs from ≤ to ≤ the log's size",
+			map[string]any{"from": from, "to": to, "log_size": have})
+		return
+	}
+	hashes, err := s.tlog.Tree.ConsistencyProof(from, to)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	writeProof(c, hashes)
+}
+
+// releaseStatement serves the release's latest statement: a DSSE envelope
+// of an in-toto Statement v1 (predicate https://reliquary.dev/release/v1).
+func (s *Server) releaseStatement(c *gin.Context) {
+	if !s.logReady(c) {
+		return
+	}
+	product, version := c.Param("product"), c.Param("version")
+	if _, err := s.lib.Release(c, product, version); err != nil {
+		fail(c, err)
+		return
+	}
+	env, err := s.tlog.Statement(c, product, version)
+	if errors.Is(err, transparency.ErrNoStatement) {
+		writeError(c, http.StatusNotFound, CodeStatementNotFound, product+"@"+version+" has no release statement: it was never approved", nil)
+		return
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "application/json", env)
+}
