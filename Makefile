@@ -101,7 +101,8 @@ test: tools vet lint unit fuzz-short
 FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNames ./api:FuzzJSONBodies ./api:FuzzOIDCExchange \
 	./internal/index:FuzzVersionKey ./internal/signing:FuzzCanonical ./internal/signing:FuzzParseReleaseManifest ./internal/oidc:FuzzVerify \
 	./internal/ui:FuzzSafeNext ./internal/ui:FuzzReleaseFilter \
-	./internal/transparency:FuzzParseCheckpoint ./internal/transparency:FuzzVerifyStatement
+	./internal/transparency:FuzzParseCheckpoint ./internal/transparency:FuzzVerifyStatement \
+	./internal/journal:FuzzRedact ./internal/journal:FuzzWebhookTarget
 FUZZ_TARGETS += ./internal/evidence:FuzzParse
 FUZZ_TARGETS += ./internal/library:FuzzRolloutPlan
 FUZZTIME ?= 1m

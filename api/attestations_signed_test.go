@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"io"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -96,6 +97,22 @@ func TestAttestationsJournaledAndKept(t *testing.T) {
 	e.ci.do("POST", rel+"/attestations", bytes.NewReader(att.attest(t, "https://example.com/tests/v1", map[string]any{"passed": 812}, hex.EncodeToString(sum[:]))),
 		"Content-Type", "application/octet-stream").must(t, 201).decode(t, &rec)
 	e.rm.json("POST", rel+"/approvals", nil).must(t, 200)
+	// The approved statement, signed by the library, names both pieces of
+	// evidence: the evidence is covered by the library's signature too.
+	var env struct{ Payload []byte }
+	e.rm.json("GET", rel+"/statement", nil).must(t, 200).decode(t, &env)
+	var stmt struct {
+		Predicate struct {
+			State        string
+			Attestations []string
+		}
+	}
+	if err := json.Unmarshal(env.Payload, &stmt); err != nil {
+		t.Fatal(err)
+	}
+	if stmt.Predicate.State != "approved" || len(stmt.Predicate.Attestations) != 2 || !slices.Contains(stmt.Predicate.Attestations, rec.Digest) {
+		t.Errorf("approved statement's evidence: %+v (want 2 digests incl. %s)", stmt.Predicate, rec.Digest)
+	}
 	// The policy changed after the approval: promotion checks the evidence again.
 	e.admin.json("PUT", "/products/svc/policy", map[string]any{"attestation_keys": []string{att.pem},
 		"required_attestations": []string{"https://example.com/tests/v1", "https://spdx.dev/Document"}}).must(t, 200)

@@ -29,6 +29,12 @@ var bodyScoped = map[string]string{
 	"POST /api/v1/tokens":   `{"name":"matrix","role":"reader","products":["alpha"]}`,
 }
 
+// unscopedOnly are the routes no product-scoped token may call, whatever
+// its role (DESIGN §8 "Scope": the backup holds the whole index).
+var unscopedOnly = map[string]bool{
+	"GET /api/v1/admin/backup": true,
+}
+
 var ginParam = regexp.MustCompile(`[:*]([A-Za-z_]+)`)
 
 func matrixPath(t *testing.T, route string) string {
@@ -98,6 +104,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 				case c.role < rt.Perm:
 					want = "403"
 				case underProduct && c.scope == "beta":
+					want = "403"
+				case unscopedOnly[rt.Method+" "+rt.Path] && c.scope != "":
 					want = "403"
 				}
 				var body io.Reader = http.NoBody

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -35,19 +36,50 @@ func (s *Server) listBaselines(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	pr := principal(c)
+	list = slices.DeleteFunc(list, func(b *library.Baseline) bool { return !baselineInScope(pr, baselineProducts(b.Releases)) })
 	c.JSON(http.StatusOK, BaselineList{Baselines: nonNil(list)})
 }
 
 func (s *Server) getBaseline(c *gin.Context) {
-	b, err := s.lib.Baseline(c, c.Param("baseline"))
-	if err != nil {
-		fail(c, err)
+	b, ok := s.scopedBaseline(c, c.Param("baseline"))
+	if !ok {
 		return
 	}
 	c.JSON(http.StatusOK, b)
 }
 
+// scopedBaseline loads a baseline the caller may see: one with a member
+// outside a scoped token's products answers 404 as if it did not exist.
+func (s *Server) scopedBaseline(c *gin.Context, name string) (*library.BaselineView, bool) {
+	b, err := s.lib.Baseline(c, name)
+	if err != nil {
+		fail(c, err)
+		return nil, false
+	}
+	products := make([]string, 0, len(b.Releases))
+	for _, m := range b.Releases {
+		products = append(products, m.Product)
+	}
+	if !baselineInScope(principal(c), products) {
+		writeError(c, http.StatusNotFound, CodeBaselineNotFound, "baseline "+name+" not found", map[string]any{"baseline": name})
+		return nil, false
+	}
+	return b, true
+}
+
+func baselineProducts(members []library.BaselineMember) []string {
+	out := make([]string, 0, len(members))
+	for _, m := range members {
+		out = append(out, m.Product)
+	}
+	return out
+}
+
 func (s *Server) baselineManifest(c *gin.Context) {
+	if _, ok := s.scopedBaseline(c, c.Param("baseline")); !ok {
+		return
+	}
 	body, _, err := s.lib.BaselineManifest(c, c.Param("baseline"))
 	if err != nil {
 		fail(c, err)
@@ -57,6 +89,9 @@ func (s *Server) baselineManifest(c *gin.Context) {
 }
 
 func (s *Server) baselineSignature(c *gin.Context) {
+	if _, ok := s.scopedBaseline(c, c.Param("baseline")); !ok {
+		return
+	}
 	_, sig, err := s.lib.BaselineManifest(c, c.Param("baseline"))
 	if err != nil {
 		fail(c, err)
@@ -66,6 +101,11 @@ func (s *Server) baselineSignature(c *gin.Context) {
 }
 
 func (s *Server) diffBaselines(c *gin.Context) {
+	for _, name := range []string{c.Param("baseline"), c.Param("other")} {
+		if _, ok := s.scopedBaseline(c, name); !ok {
+			return
+		}
+	}
 	d, err := s.lib.DiffBaselines(c, c.Param("baseline"), c.Param("other"))
 	if err != nil {
 		fail(c, err)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -89,18 +90,58 @@ func (s *Server) listReleases(c *gin.Context) {
 	if !ok {
 		return
 	}
-	list, next, err := s.lib.Releases(c, c.Param("product"), library.ReleaseFilter{
+	if limit == 0 {
+		limit = 100
+	}
+	// The page (at most limit releases and MaxPageBytes of records) is
+	// read and written in chunks of chunkBytes, each in its own short read
+	// transaction, so a request holds little of it at a time.
+	f := library.ReleaseFilter{
 		State: library.State(c.Query("state")), Type: library.ReleaseType(c.Query("type")),
 		Constraint: c.Query("constraint"), Label: c.Query("label"), Limit: limit, Cursor: c.Query("cursor"),
-	})
+		MaxBytes: chunkBytes,
+	}
+	list, next, err := s.lib.Releases(c, c.Param("product"), f)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	for _, r := range list {
-		r.Artifacts = nil // listings stay small; GET the release for its artifacts
+	c.Header("Content-Type", "application/json; charset=utf-8")
+	c.Status(http.StatusOK)
+	w := c.Writer
+	_, _ = w.WriteString(`{"releases":[`)
+	count, written := 0, 0
+	for {
+		for _, r := range list {
+			r.Artifacts = nil // listings stay small; GET the release for its artifacts
+			b, err := json.Marshal(r)
+			if err != nil {
+				panic(http.ErrAbortHandler)
+			}
+			if count > 0 {
+				_, _ = w.WriteString(",")
+			}
+			if _, err := w.Write(b); err != nil {
+				return
+			}
+			count++
+			written += len(b)
+		}
+		if next == "" || count >= limit || written >= MaxPageBytes-chunkBytes {
+			break
+		}
+		f.Cursor, f.Limit = next, limit-count
+		if list, next, err = s.lib.Releases(c, c.Param("product"), f); err != nil {
+			s.log.Warn("release listing cut short", "err", err)
+			panic(http.ErrAbortHandler)
+		}
 	}
-	c.JSON(http.StatusOK, ReleaseList{Releases: nonNil(list), NextCursor: next})
+	tail := "]"
+	if next != "" {
+		nc, _ := json.Marshal(next)
+		tail += `,"next_cursor":` + string(nc)
+	}
+	_, _ = w.WriteString(tail + "}")
 }
 
 func (s *Server) getRelease(c *gin.Context) {

@@ -79,7 +79,12 @@ const (
 	CodeOIDCTokenReplayed     = "OIDC_TOKEN_REPLAYED"
 	CodeOIDCIssuerUntrusted   = "OIDC_ISSUER_NOT_TRUSTED"
 	CodeOIDCIssuerUnavailable = "OIDC_ISSUER_UNAVAILABLE"
-	CodeStatementNotFound   = "STATEMENT_NOT_FOUND"
+	CodeStatementNotFound     = "STATEMENT_NOT_FOUND"
+	// CodeWebhookTargetForbidden: the webhook URL is (or resolves to) a
+	// loopback, private, link-local or unique-local address.
+	CodeWebhookTargetForbidden = "WEBHOOK_TARGET_FORBIDDEN"
+	// CodeRequestTimeout: the request body stalled for --body-idle-timeout.
+	CodeRequestTimeout = "REQUEST_TIMEOUT"
 )
 
 // errorTable maps domain and storage errors (errors.Is) to status and code.
@@ -145,6 +150,8 @@ var errorTable = []struct {
 	{oidc.ErrInvalidToken, http.StatusUnauthorized, CodeOIDCTokenInvalid},
 	{oidc.ErrUntrustedIssuer, http.StatusUnauthorized, CodeOIDCIssuerUntrusted},
 	{oidc.ErrIssuerUnavailable, http.StatusServiceUnavailable, CodeOIDCIssuerUnavailable},
+	{storage.ErrNotFound, http.StatusNotFound, CodeArtifactNotFound},
+	{journal.ErrTargetForbidden, http.StatusBadRequest, CodeWebhookTargetForbidden},
 }
 
 // ErrorBody is the error envelope: {"error": {"code", "message", "details"}}.
@@ -161,6 +168,14 @@ type ErrorInfo struct {
 
 // writeError is the one place an error becomes a response.
 func writeError(c *gin.Context, status int, code, msg string, details map[string]any) {
+	if bodyTimedOut(c) {
+		status, code, details = http.StatusRequestTimeout, CodeRequestTimeout, nil
+		msg = "the request body sent nothing for too long (--body-idle-timeout)"
+	}
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestEntityTooLarge, http.StatusRequestTimeout, http.StatusTooManyRequests:
+		refuseUnreadBody(c)
+	}
 	switch status {
 	case http.StatusServiceUnavailable:
 		c.Header("Retry-After", "5")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,13 +23,18 @@ import (
 // the index.
 type JournalIndex interface {
 	EventsAfter(after uint64, limit int) ([]*journal.Event, error)
+	// ScanEvents calls fn with each event after `after`, in order, until
+	// fn returns false, in one short read transaction (fn must not do I/O).
+	ScanEvents(after uint64, fn func(e *journal.Event, size int) bool) error
 	Head() (uint64, string, error)
 	VerifyJournal() (journal.VerifyReport, error)
 	CreateWebhook(w *journal.Webhook, ev library.Event) error
 	DeleteWebhook(id string, ev library.Event) error
 	Webhooks() ([]*journal.Webhook, map[string]uint64, error)
 	Deliveries(id string, limit int) ([]journal.Delivery, error)
-	WriteTo(w io.Writer) (int64, error)
+	// Snapshot copies the index to a temporary file (a short read
+	// transaction) that the backup then streams.
+	Snapshot() (*os.File, int64, error)
 }
 
 // EventPage is a page of the journal.
@@ -49,16 +55,20 @@ func (s *Server) audit(c *gin.Context) {
 	if limit == 0 {
 		limit = 100
 	}
-	evs, err := s.journal.EventsAfter(after, limit)
+	v := viewer(principal(c))
+	pick := func(e *journal.Event) *journal.Event {
+		if !v.Visible(e) {
+			return nil
+		}
+		return journal.Redact(e)
+	}
+	ec := &eventCursor{next: after, limit: limit}
+	evs, end, err := s.eventChunk(ec, pick)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	page := EventPage{Events: nonNil(evs), NextAfter: after}
-	if len(evs) > 0 {
-		page.NextAfter = evs[len(evs)-1].Seq
-	}
-	c.JSON(http.StatusOK, page)
+	s.writeEventPage(c, ec, evs, end, pick)
 }
 
 func (s *Server) auditVerify(c *gin.Context) {
@@ -94,43 +104,35 @@ func (s *Server) events(c *gin.Context) {
 			return
 		}
 	}
-	pr := principal(c)
-	match := func(e *journal.Event) bool {
+	v := viewer(principal(c))
+	pick := func(e *journal.Event) *journal.Event {
 		if len(types) > 0 && !slices.ContainsFunc(types, func(t string) bool {
 			return t == e.Type || strings.HasSuffix(t, ".*") && strings.HasPrefix(e.Type, strings.TrimSuffix(t, "*"))
 		}) {
-			return false
+			return nil
 		}
-		p := eventProduct(e)
-		if product != "" && p != product {
-			return false
+		if product != "" && eventProduct(e) != product {
+			return nil
 		}
-		if len(pr.Products) > 0 && (p == "" || !pr.CanAccess(p)) {
-			return false
+		if !v.Visible(e) {
+			return nil
 		}
-		return true
+		return journal.Public(e)
 	}
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
-	page := EventPage{Events: []*journal.Event{}, NextAfter: after}
 	for {
 		wake := s.notifier.Wait()
-		evs, err := s.journal.EventsAfter(page.NextAfter, maxEventPage)
+		ec := &eventCursor{next: after, limit: limit}
+		evs, end, err := s.eventChunk(ec, pick)
 		if err != nil {
 			fail(c, err)
 			return
 		}
-		for _, e := range evs {
-			page.NextAfter = e.Seq
-			if match(e) {
-				page.Events = append(page.Events, journal.Public(e))
-				if len(page.Events) >= limit {
-					break
-				}
-			}
+		if len(evs) > 0 || !end || !time.Now().Before(deadline) {
+			s.writeEventPage(c, ec, evs, end, pick)
+			return
 		}
-		if len(page.Events) > 0 || len(evs) == maxEventPage || !time.Now().Before(deadline) {
-			break
-		}
+		after = ec.next // nothing here for this caller: wait past it
 		select {
 		case <-wake:
 		case <-time.After(time.Until(deadline)):
@@ -138,7 +140,6 @@ func (s *Server) events(c *gin.Context) {
 			return
 		}
 	}
-	c.JSON(http.StatusOK, page)
 }
 
 // eventProduct is the product an event concerns ("" for none): the part
@@ -160,8 +161,8 @@ func queryUint(c *gin.Context, name string) (uint64, bool) {
 		return 0, true
 	}
 	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		writeError(c, http.StatusBadRequest, CodeInvalidInput, "query parameter "+name+" must be a non-negative integer", map[string]any{"parameter": name})
+	if err != nil || n > maxQuerySeq {
+		writeError(c, http.StatusBadRequest, CodeInvalidInput, fmt.Sprintf("query parameter %s must be an integer from 0 to %d", name, uint64(maxQuerySeq)), map[string]any{"parameter": name})
 		return 0, false
 	}
 	return n, true
@@ -195,6 +196,14 @@ func (s *Server) createWebhook(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, CodeInvalidInput, "url must be an absolute http(s) URL without credentials", map[string]any{"field": "url"})
 		return
 	}
+	if !s.hookAllowPrivate {
+		if err := journal.CheckTargetURL(c, u); err != nil {
+			writeError(c, http.StatusBadRequest, CodeWebhookTargetForbidden,
+				"the webhook URL must not reach a loopback, private, link-local or unique-local address (see --webhook-allow-private): "+err.Error(),
+				map[string]any{"field": "url"})
+			return
+		}
+	}
 	for _, t := range in.Types {
 		if t == "" || len(t) > 64 || strings.ContainsAny(t, " ,\t\n") {
 			writeError(c, http.StatusBadRequest, CodeInvalidInput, fmt.Sprintf("event type %q is not valid", t), map[string]any{"field": "types"})
@@ -213,9 +222,11 @@ func (s *Server) createWebhook(c *gin.Context) {
 	_, _ = rand.Read(b[:])
 	pr := principal(c)
 	w := &journal.Webhook{ID: "wh_" + hex.EncodeToString(b[:]), URL: in.URL, Types: nonNil(in.Types), Secret: in.Secret,
-		CreatedBy: pr.Name, CreatedAt: time.Now().UTC()}
+		CreatedBy: pr.Name, CreatedAt: time.Now().UTC(), Products: pr.Products}
+	// The event names the hook by id and host: a URL's path and query may
+	// be a secret (incoming-webhook URLs), and the journal leaves the node.
 	ev := library.Event{Time: w.CreatedAt, Actor: pr.Name, Type: library.EvWebhookCreated, Subject: w.ID,
-		Data: map[string]any{"id": w.ID, "url": w.URL, "types": w.Types}}
+		Data: map[string]any{"id": w.ID, "host": u.Host, "types": w.Types}}
 	if err := s.journal.CreateWebhook(w, ev); err != nil {
 		fail(c, err)
 		return
@@ -236,7 +247,11 @@ func (s *Server) listWebhooks(c *gin.Context) {
 		return
 	}
 	out := WebhookList{Webhooks: []WebhookView{}}
+	pr := principal(c)
 	for _, w := range hooks {
+		if !hookVisible(pr, w) {
+			continue
+		}
 		out.Webhooks = append(out.Webhooks, WebhookView{ID: w.ID, URL: w.URL, Types: nonNil(w.Types), CreatedBy: w.CreatedBy,
 			CreatedAt: w.CreatedAt, DeliveredSeq: state[w.ID]})
 	}
@@ -246,6 +261,9 @@ func (s *Server) listWebhooks(c *gin.Context) {
 func (s *Server) deleteWebhook(c *gin.Context) {
 	id := c.Param("id")
 	pr := principal(c)
+	if !s.hookFound(c, id) {
+		return
+	}
 	ev := library.Event{Time: time.Now().UTC(), Actor: pr.Name, Type: library.EvWebhookDeleted, Subject: id, Data: map[string]any{"id": id}}
 	if err := s.journal.DeleteWebhook(id, ev); err != nil {
 		fail(c, err)
@@ -253,6 +271,22 @@ func (s *Server) deleteWebhook(c *gin.Context) {
 	}
 	s.notifier.Notify()
 	c.Status(http.StatusNoContent)
+}
+
+// hookFound answers 404 unless the webhook exists and the caller may see
+// it (a scoped admin sees only its own hooks).
+func (s *Server) hookFound(c *gin.Context, id string) bool {
+	hooks, _, err := s.journal.Webhooks()
+	if err != nil {
+		fail(c, err)
+		return false
+	}
+	pr := principal(c)
+	if !slices.ContainsFunc(hooks, func(w *journal.Webhook) bool { return w.ID == id && hookVisible(pr, w) }) {
+		writeError(c, http.StatusNotFound, CodeWebhookNotFound, "webhook "+id+" not found", nil)
+		return false
+	}
+	return true
 }
 
 // DeliveryList is the delivery log of one webhook, newest first.
@@ -265,13 +299,7 @@ func (s *Server) webhookDeliveries(c *gin.Context) {
 	if !ok {
 		return
 	}
-	hooks, _, err := s.journal.Webhooks()
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	if !slices.ContainsFunc(hooks, func(w *journal.Webhook) bool { return w.ID == c.Param("id") }) {
-		writeError(c, http.StatusNotFound, CodeWebhookNotFound, "webhook "+c.Param("id")+" not found", nil)
+	if !s.hookFound(c, c.Param("id")) {
 		return
 	}
 	list, err := s.journal.Deliveries(c.Param("id"), limit)
@@ -282,12 +310,25 @@ func (s *Server) webhookDeliveries(c *gin.Context) {
 	c.JSON(http.StatusOK, DeliveryList{Deliveries: nonNil(list)})
 }
 
-// backup streams a consistent copy of the index file.
+// backup streams a consistent copy of the index file. The copy is made
+// first into a temporary file, so a slow client never holds a bbolt read
+// transaction (DESIGN §8 "No client holds the index"). The whole index holds
+// every product and every webhook: only an unscoped admin may take it.
 func (s *Server) backup(c *gin.Context) {
+	if !requireUnscoped(c, "a backup holds the whole index") {
+		return
+	}
+	f, size, err := s.journal.Snapshot()
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	defer f.Close()
 	c.Header("Content-Type", "application/octet-stream")
+	c.Header("Content-Length", strconv.FormatInt(size, 10))
 	c.Header("Content-Disposition", `attachment; filename="reliquary-index-`+time.Now().UTC().Format("20060102T150405Z")+`.db"`)
 	c.Status(http.StatusOK)
-	if _, err := s.journal.WriteTo(c.Writer); err != nil {
+	if _, err := io.Copy(c.Writer, f); err != nil {
 		s.log.Warn("backup interrupted", "err", err)
 		panic(http.ErrAbortHandler)
 	}

@@ -345,3 +345,16 @@ func TestRetentionScopeAndInput(t *testing.T) {
 	}
 	e.ci.json("POST", "/retention/run", nil).must(t, 403)
 }
+
+// TestDeletedReleaseLosesItsStatement: an approved release has a signed
+// statement; once deleted, the same version created again has none.
+func TestDeletedReleaseLosesItsStatement(t *testing.T) {
+	e := newRetentionEnv(t, "fs")
+	e.approved("1.4.0")
+	e.admin.json("GET", "/products/hr/releases/1.4.0/statement", nil).must(t, 200)
+	e.rm1.json("DELETE", "/products/hr/releases/1.4.0", nil).must(t, 200)
+	e.ci.json("POST", "/products/hr/releases", map[string]any{"version": "1.4.0"}).must(t, 201)
+	if r := e.admin.json("GET", "/products/hr/releases/1.4.0/statement", nil); r.status != 404 || r.errCode() != "STATEMENT_NOT_FOUND" {
+		t.Fatalf("statement of the re-created draft: %d %s", r.status, r.body)
+	}
+}

@@ -64,6 +64,15 @@ type Config struct {
 	// Log is the signed log: checkpoints, proofs and release statements
 	// (DESIGN §12); nil answers 501 on those routes.
 	Log *transparency.Log
+	// JournalCheck, when set, is a readiness check of the journal (a
+	// foreign journal in the bucket makes it fail, naming the fix).
+	JournalCheck func() error
+	// WebhookAllowPrivate accepts webhook URLs on loopback, private and
+	// link-local addresses (--webhook-allow-private).
+	WebhookAllowPrivate bool
+	// BodyIdleTimeout cuts off a request body that sends nothing for this
+	// long (--body-idle-timeout; 0: DefaultBodyIdleTimeout; <0: never).
+	BodyIdleTimeout time.Duration
 }
 
 // Server holds the handlers' dependencies.
@@ -90,7 +99,11 @@ type Server struct {
 	oidc     *oidc.Verifier
 
 	uiSessionTTL time.Duration
-	tlog     *transparency.Log
+	tlog         *transparency.Log
+	journalCheck func() error
+
+	hookAllowPrivate bool
+	bodyIdle         time.Duration
 }
 
 // New builds the server and its metrics.
@@ -99,8 +112,12 @@ func New(cfg Config) *Server {
 		journal: cfg.Journal, notifier: cfg.Notifier,
 		anonRead: cfg.AnonymousRead, redirect: cfg.Downloads == DownloadsRedirect,
 		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken), oidc: cfg.OIDC,
-		uiSessionTTL: cfg.UISessionTTL}
+		uiSessionTTL: cfg.UISessionTTL, hookAllowPrivate: cfg.WebhookAllowPrivate, bodyIdle: cfg.BodyIdleTimeout}
 	s.tlog = cfg.Log
+	s.journalCheck = cfg.JournalCheck
+	if s.bodyIdle == 0 {
+		s.bodyIdle = DefaultBodyIdleTimeout
+	}
 	if s.notifier == nil {
 		s.notifier = journal.NewNotifier()
 	}
@@ -139,7 +156,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	_ = r.SetTrustedProxies(nil)
-	r.Use(s.recovery, s.requestIDAndLog, securityHeaders)
+	r.Use(s.recovery, s.requestIDAndLog, securityHeaders, s.bodyGuard)
 	for _, rt := range s.Routes() {
 		r.Handle(rt.Method, rt.Path, s.authorize(rt), rt.Handler)
 	}
@@ -291,14 +308,31 @@ func (s *Server) readyz(c *gin.Context) {
 	defer cancel()
 	checks := map[string]string{"index": "ok", "storage": "ok"}
 	ready := true
+	// Anonymous callers learn which check failed, never an endpoint or an
+	// error text; an unscoped admin sees the details (DESIGN §8).
+	details := s.readyzDetails(c)
 	if err := s.index.Ping(); err != nil {
-		checks["index"] = err.Error()
+		checks["index"] = "failed"
+		if details {
+			checks["index"] = err.Error()
+		}
 		ready = false
+		s.log.Warn("index not ready", "err", err)
 	}
 	if err := s.store.Ping(ctx); err != nil {
-		checks["storage"] = err.Error()
+		checks["storage"] = "failed"
+		if details {
+			checks["storage"] = err.Error()
+		}
 		ready = false
 		s.log.Warn("storage not ready", "err", err)
+	}
+	if s.journalCheck != nil {
+		checks["journal"] = "ok"
+		if err := s.journalCheck(); err != nil {
+			checks["journal"] = err.Error()
+			ready = false
+		}
 	}
 	if !ready {
 		c.Header("Retry-After", "5")
@@ -306,6 +340,16 @@ func (s *Server) readyz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": checks})
+}
+
+// readyzDetails reports whether the caller presents an unscoped admin token.
+func (s *Server) readyzDetails(c *gin.Context) bool {
+	secret, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	p, err := s.lib.Authenticate(strings.TrimSpace(secret))
+	return err == nil && p.Role >= library.RoleAdmin && len(p.Products) == 0
 }
 
 func (s *Server) metrics(c *gin.Context) { s.metricsH.ServeHTTP(c.Writer, c.Request) }

@@ -138,6 +138,7 @@ type bench struct {
 	serverCount               float64
 	loadStart, loadEnd        string
 	started                   time.Time
+	listEvents                int // releases behind scenario 8's feed and listing
 }
 
 func (b *bench) add(key string, v float64) {
@@ -257,6 +258,7 @@ func (b *bench) run(ctx context.Context) error {
 	}{
 		{"1,2,6", b.transfers}, {"3", b.concurrent}, {"5", b.publish}, {"7", b.rebuild},
 		{"8", b.signedLog}, // the signed log at 100,000 events (log.go)
+		{"9", b.lists},     // lists and feeds under 16 callers: peak RSS (lists.go)
 	}
 	for _, s := range steps {
 		run := false

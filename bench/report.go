@@ -128,6 +128,17 @@ func (b *bench) report(w io.Writer) {
 	p("| 7 | `index rebuild --from-bucket` of %d mirrored events, events/s | %s | | %s |", b.rebuildEvents, b.fig("rebuild", "%.0f"), rb)
 	p("| 7 | the same, process start included, events/s | %s | | |", b.fig("rebuild/wall", "%.0f"))
 	b.reportLog(p) // 8: the signed log (log.go)
+	for _, l := range []struct{ key, what string }{
+		{"lists/events/rss", "`GET /events?limit=1000`, paged through"},
+		{"lists/releases/rss", "`GET /products/lists/releases?limit=1000`, paged through"},
+	} {
+		verdictRSS := "—"
+		if v := b.samples[l.key]; len(v) > 0 {
+			verdictRSS = fmt.Sprintf("target < 300 MiB: %s", verdict(slices.Max(v) < 300))
+		}
+		p("| 9 | %d clients × %s (%d releases with 60 KiB notes): server peak RSS, MiB | %s | | %s |", envInt("BENCH_LIST_CLIENTS", 16), l.what, b.listEvents,
+			b.fig(l.key, "%.0f"), verdictRSS)
+	}
 	b.cpuTable(p)
 	if len(b.samples["rebuild/cpu/minio"]) > 0 {
 		m, _ := b.med("rebuild/cpu/minio")

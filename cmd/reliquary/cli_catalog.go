@@ -338,5 +338,6 @@ publisher, release-manager, admin. --product confines the token to products.`,
 		},
 	}
 	cmd.AddCommand(create, list, revoke)
+	cmd.AddCommand(newTokenResetAdminCmd())
 	return o.bind(cmd)
 }

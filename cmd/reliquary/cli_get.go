@@ -34,7 +34,8 @@ type installed struct {
 // directory: .<name>.part, resumed by the next get.
 const PartSuffix = ".part"
 
-func partPath(dir, name string) string { return filepath.Join(dir, "."+name+PartSuffix) }
+// partName is the part file's name inside the target directory.
+func partName(name string) string { return "." + name + PartSuffix }
 
 func newGetCmd(o *cliOpts) *cobra.Command {
 	var f getFlags
@@ -101,6 +102,13 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 	}
 	rel := res.Release
 	exact := ref{product: rel.Product, version: rel.Version}
+	names := make([]string, len(res.Artifacts))
+	for i, a := range res.Artifacts {
+		names[i] = a.Name
+	}
+	if err := checkArtifactNames(names); err != nil {
+		return err
+	}
 	if len(res.Artifacts) == 0 {
 		return fmt.Errorf("%s has no artifacts for %s/%s", exact, dash(f.os), dash(f.arch))
 	}
@@ -119,6 +127,9 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 	if err != nil {
 		return err
 	}
+	if err := checkBinding(r, m); err != nil {
+		return err
+	}
 	if _, err := requireStatement(ctx, c, exact, keys, m, f.minState, f.logState); err != nil {
 		return err
 	}
@@ -134,6 +145,12 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
 		return err
 	}
+	// Every file is written through a root at -d: no name can reach out.
+	root, err := os.OpenRoot(f.dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 
 	// Download every artifact into its part file, then verify all.
 	var total int64
@@ -145,13 +162,13 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 	removeParts := func() {
 		for _, p := range parts {
 			if p != "" {
-				os.Remove(p)
+				root.Remove(p)
 			}
 		}
 	}
 	for i, a := range res.Artifacts {
-		parts[i] = partPath(f.dir, a.Name)
-		if err := downloadPart(cmd, c, exact, a.Name, a.Size, parts[i], func(n int64) { prog.set(i, n) }); err != nil {
+		parts[i] = partName(a.Name)
+		if err := downloadPart(cmd, c, exact, root, a.Name, a.Size, parts[i], func(n int64) { prog.set(i, n) }); err != nil {
 			prog.finish(false)
 			var ve *verificationError
 			if errors.As(err, &ve) {
@@ -165,7 +182,7 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 	prog.finish(true)
 	var files []installed
 	for i, a := range res.Artifacts {
-		sum, err := fileSHA256(parts[i])
+		sum, err := fileSHA256(root, parts[i])
 		if err != nil {
 			removeParts()
 			return err
@@ -187,7 +204,7 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 	}
 	// Everything verified: move into place.
 	for i := range files {
-		if err := os.Rename(parts[i], files[i].Path); err != nil {
+		if err := root.Rename(parts[i], files[i].Name); err != nil {
 			removeParts()
 			return err
 		}
@@ -213,8 +230,8 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 
 // downloadPart downloads an artifact into the part file at path, resuming
 // after the bytes a previous run left there.
-func downloadPart(cmd *cobra.Command, c *client.Client, r ref, name string, size int64, path string, progress func(int64)) error {
-	fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+func downloadPart(cmd *cobra.Command, c *client.Client, r ref, root *os.Root, name string, size int64, path string, progress func(int64)) error {
+	fh, err := root.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
 	}
@@ -243,8 +260,8 @@ func downloadPart(cmd *cobra.Command, c *client.Client, r ref, name string, size
 	return fh.Sync()
 }
 
-func fileSHA256(path string) ([]byte, error) {
-	fh, err := os.Open(path)
+func fileSHA256(root *os.Root, path string) ([]byte, error) {
+	fh, err := root.Open(path)
 	if err != nil {
 		return nil, err
 	}

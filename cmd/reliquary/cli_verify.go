@@ -194,6 +194,9 @@ func runVerify(cmd *cobra.Command, o *cliOpts, c *client.Client, r ref, file, ar
 		checks = append(checks, ch)
 	}
 	m, err := verifiedManifest(ctx, c, r, keys, rel.ManifestDigest)
+	if err == nil {
+		err = checkBinding(r, m)
+	}
 	var ve *verificationError
 	if err != nil && !errors.As(err, &ve) {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -57,7 +58,12 @@ type serveConfig struct {
 	OIDCTokenTTL        time.Duration `yaml:"oidc-token-ttl"`
 	OIDCAllowHTTPIssuer bool          `yaml:"oidc-allow-http-issuer"`
 	// UISessionTTL is how long a web UI session lives unused.
-	UISessionTTL time.Duration `yaml:"ui-session-ttl"`
+	UISessionTTL   time.Duration `yaml:"ui-session-ttl"`
+	StorageTimeout time.Duration `yaml:"storage-timeout"`
+	// BodyIdleTimeout cuts off a request body that stalls this long.
+	BodyIdleTimeout time.Duration `yaml:"body-idle-timeout"`
+	// WebhookAllowPrivate lets webhooks reach loopback/private addresses.
+	WebhookAllowPrivate bool `yaml:"webhook-allow-private"`
 }
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
@@ -82,6 +88,8 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.OIDCTokenTTL, "oidc-token-ttl", library.DefaultOIDCTokenTTL, "lifetime of the tokens minted for OIDC ID tokens")
 	fs.BoolVar(&c.OIDCAllowHTTPIssuer, "oidc-allow-http-issuer", false, "accept plain-http OIDC issuers on loopback addresses (tests with a local issuer only)")
 	fs.DurationVar(&c.UISessionTTL, "ui-session-ttl", 8*time.Hour, "how long a web UI (/ui/) session lives without use")
+	fs.DurationVar(&c.BodyIdleTimeout, "body-idle-timeout", api.DefaultBodyIdleTimeout, "cut off a request body that sends nothing for this long (per read, not a total deadline)")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, private, link-local and unique-local addresses (trusted networks only)")
 }
 
 // bindStoreFlags binds the settings that locate the index and the store
@@ -95,10 +103,14 @@ func (c *serveConfig) bindStoreFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.S3AccessKey, "s3-access-key", "", "S3 access key")
 	fs.StringVar(&c.S3SecretKey, "s3-secret-key", "", "S3 secret key (prefer RELIQUARY_S3_SECRET_KEY)")
 	fs.BoolVar(&c.S3Insecure, "s3-insecure", false, "talk plain HTTP to the S3 endpoint")
+	fs.DurationVar(&c.StorageTimeout, "storage-timeout", s3.DefaultTimeout, "deadline of every storage call (a stream: of each step); past it the request answers 503 STORAGE_UNAVAILABLE")
 }
 
 // validateStore checks only the store settings.
 func (c *serveConfig) validateStore() error {
+	if c.StorageTimeout <= 0 {
+		return errors.New("--storage-timeout must be positive")
+	}
 	switch c.Storage {
 	case "fs":
 		return nil
@@ -188,8 +200,8 @@ func (c *serveConfig) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
-	if c.AdminToken != "" && len(c.AdminToken) < 16 {
-		errs = append(errs, errors.New("--admin-token must be at least 16 characters"))
+	if c.AdminToken != "" && len(c.AdminToken) < library.MinAdminSecret {
+		errs = append(errs, fmt.Errorf("--admin-token must be at least %d characters", library.MinAdminSecret))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
@@ -209,6 +221,13 @@ func (c *serveConfig) validate() error {
 	if c.UISessionTTL < time.Minute || c.UISessionTTL > 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("--ui-session-ttl %s must be between 1m and 168h", c.UISessionTTL))
 	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))
+	}
+	if c.BodyIdleTimeout <= 0 {
+		errs = append(errs, errors.New("--body-idle-timeout must be positive"))
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
 	}
@@ -225,7 +244,7 @@ func (c *serveConfig) validate() error {
 
 func (c *serveConfig) s3Config() s3.Config {
 	return s3.Config{Endpoint: c.S3Endpoint, Bucket: c.S3Bucket, Region: c.S3Region,
-		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Insecure: c.S3Insecure}
+		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Insecure: c.S3Insecure, Timeout: c.StorageTimeout}
 }
 
 // parseBytes reads a size such as 192MiB, 1GiB, 512KiB or 1048576 ("" is 0).

@@ -17,11 +17,11 @@ import (
 	"github.com/reliquary/reliquary/internal/testenv"
 )
 
-// rewritingProxy stands between installers and the server and lies about
+// stateLyingProxy stands between installers and the server and lies about
 // states: every resolve answers with the exact version asked for, said to
 // be released, and every release record says released. Manifests,
 // signatures and statements pass through untouched (they are signed).
-func rewritingProxy(t *testing.T, upstream string) string {
+func stateLyingProxy(t *testing.T, upstream string) string {
 	t.Helper()
 	u, err := url.Parse(upstream)
 	if err != nil {
@@ -107,7 +107,7 @@ func TestGetRefusesUnreleasedBehindARewritingProxy(t *testing.T) {
 	if err := os.WriteFile(keyFile, srv.Signer.PublicKeyPEM(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	proxy := rewritingProxy(t, srv.URL)
+	proxy := stateLyingProxy(t, srv.URL)
 	inst := newMachine(t, proxy, tm.installer)
 	inst.env = []string{"CI=true"}
 	state := filepath.Join(inst.home, "log-state")

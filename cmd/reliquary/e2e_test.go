@@ -259,7 +259,7 @@ func TestInterruptedDownloadResumes(t *testing.T) {
 			t.Fatal(err)
 		}
 		half := len(data) / 3
-		writeFile(t, partPath(dir, "a.tar.gz"), data[:half])
+		writeFile(t, filepath.Join(dir, partName("a.tar.gz")), data[:half])
 		proxy.mu.Lock()
 		proxy.ranges = nil
 		proxy.mu.Unlock()

@@ -94,6 +94,10 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, ix.Close()) }()
+	catchup := newCatchUp(cfg, store, ix, log)
+	if err := catchup.attempt(ctx); err != nil {
+		return err
+	}
 
 	signer, err := signing.Load(ctx, signing.Config{Ref: cfg.SigningKey, DataDir: cfg.DataDir,
 		Password: []byte(os.Getenv("RELIQUARY_SIGNING_KEY_PASSWORD")), Logger: log})
@@ -119,21 +123,35 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	if err != nil {
 		return fmt.Errorf("--oidc-issuer: %w", err)
 	}
-	generated, err := lib.Bootstrap(ctx, cfg.AdminToken)
-	if err != nil {
-		return fmt.Errorf("bootstrap admin token: %w", err)
+	bootstrap := func() error {
+		boot, err := lib.BootstrapAdmin(ctx, cfg.AdminToken)
+		if err != nil {
+			return fmt.Errorf("bootstrap admin token: %w", err)
+		}
+		if boot.Ignored != "" {
+			log.Warn(boot.Ignored)
+		}
+		if generated := boot.Generated; generated != "" {
+			fmt.Fprintf(os.Stderr, "\nNo tokens existed: created the admin token below. It is shown only this once.\n\n  RELIQUARY_TOKEN=%s\n\n", generated)
+		}
+		return nil
 	}
-	if generated != "" {
-		fmt.Fprintf(os.Stderr, "\nNo tokens existed: created the admin token below. It is shown only this once.\n\n  RELIQUARY_TOKEN=%s\n\n", generated)
+	if !catchup.pending() {
+		if err := bootstrap(); err != nil {
+			return err
+		}
 	}
 
 	notifier := journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
 	tlog := &transparency.Log{Tree: ix, Signer: signer, Store: store}
+	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: log, Checkpoint: tlog.MirrorCheckpoint}
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
 		Journal: ix, Notifier: notifier,
 		AnonymousRead: cfg.AnonymousRead, Downloads: cfg.Downloads, MaxUploadsPerToken: cfg.MaxUploadsPerToken, Logger: log,
-		OIDC: oidcVerifier, UISessionTTL: cfg.UISessionTTL, Log: tlog})
+		OIDC: oidcVerifier, UISessionTTL: cfg.UISessionTTL, Log: tlog,
+		JournalCheck:        func() error { return errors.Join(catchup.Err(), mirror.Err()) },
+		WebhookAllowPrivate: cfg.WebhookAllowPrivate, BodyIdleTimeout: cfg.BodyIdleTimeout})
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -164,8 +182,16 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 	workers, stopWorkers := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { stopWorkers(); wg.Wait() }()
-	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: log, Checkpoint: tlog.MirrorCheckpoint}
-	dispatcher := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: log}
+	dispatcher := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: log, AllowPrivate: cfg.WebhookAllowPrivate}
+	if catchup.pending() {
+		wg.Go(func() {
+			catchup.retry(workers, func() {
+				if err := bootstrap(); err != nil {
+					log.Error("bootstrap admin after catching up", "err", err)
+				}
+			})
+		})
+	}
 	wg.Go(func() { mirror.Run(workers) })
 	wg.Go(func() { dispatcher.Run(workers) })
 	wg.Go(func() { lib.RetentionLoop(workers, cfg.RetentionInterval) })

@@ -137,7 +137,8 @@ func TestTLS(t *testing.T) {
 // appears anywhere in the server's output. Plain HTTP answers carry the
 // security headers and no HSTS.
 func TestSecretsNeverLogged(t *testing.T) {
-	srv := newServer(t, t.TempDir(), "--log-level", "debug", "--log-format", "json")
+	// Its webhook receiver is on loopback: allow private targets.
+	srv := newServer(t, t.TempDir(), "--log-level", "debug", "--log-format", "json", "--webhook-allow-private")
 	srv.start(nil)
 	admin := newCaller(srv.url(), adminSecret, http.DefaultClient)
 	admin.must(t, 201, "POST", "/products", map[string]any{"name": "app"})

@@ -124,6 +124,7 @@ func (t *tx) ReleasesByLink(q library.LinkQuery) ([]*library.Release, error) {
 		k = lastBelow(c, prefixEnd(group(product)))
 	}
 	var out []*library.Release
+	size := 0
 	for {
 		gp := group(product)
 		for ; k != nil && hasPrefix(k, gp); k, _ = c.Prev() {
@@ -141,6 +142,14 @@ func (t *tx) ReleasesByLink(q library.LinkQuery) ([]*library.Release, error) {
 			if q.Match != nil && !q.Match(r) {
 				continue
 			}
+			n := len(t.b(bucketReleases).Get(releaseKey(product, vk)))
+			if q.MaxBytes > 0 && len(out) > 0 && size+n > q.MaxBytes {
+				if q.Truncated != nil {
+					*q.Truncated = true
+				}
+				return out, nil
+			}
+			size += n
 			out = append(out, r)
 			if q.Limit > 0 && len(out) >= q.Limit {
 				return out, nil

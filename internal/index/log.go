@@ -140,6 +140,20 @@ func (a *logAppender) append(btx *bolt.Tx, e *journal.Event) error {
 			return err
 		}
 	}
+	if e.Type == library.EvReleaseDeleted {
+		// A deleted (never released) release takes its statements with it:
+		// the same version created again starts with none.
+		var d struct{ Product, Version string }
+		if err := json.Unmarshal(e.Data, &d); err == nil && d.Product != "" {
+			if vk, err := versionKeyOf(d.Version); err == nil {
+				for _, b := range [][]byte{bucketStatementSeq, bucketStatements} {
+					if err := btx.Bucket(b).Delete(releaseKey(d.Product, vk)); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
 	return nil
 }
 

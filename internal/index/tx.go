@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 
 	bolt "go.etcd.io/bbolt"
@@ -97,6 +98,7 @@ func (t *tx) Releases(product string, q library.ReleaseQuery) ([]*library.Releas
 		stop = releaseKey(product, vk)
 	}
 	var out []*library.Release
+	size := 0
 	for ; k != nil && hasPrefix(k, prefix); k, v = c.Prev() {
 		if stop != nil && bytes.Compare(k, stop) < 0 {
 			break
@@ -111,6 +113,13 @@ func (t *tx) Releases(product string, q library.ReleaseQuery) ([]*library.Releas
 		if q.Match != nil && !q.Match(&r) {
 			continue
 		}
+		if q.MaxBytes > 0 && len(out) > 0 && size+len(v) > q.MaxBytes {
+			if q.Truncated != nil {
+				*q.Truncated = true
+			}
+			break
+		}
+		size += len(v)
 		out = append(out, &r)
 		if q.Limit > 0 && len(out) >= q.Limit {
 			break
@@ -182,6 +191,9 @@ func (t *tx) Tokens(fn func(*library.Token) bool) error {
 
 func (t *tx) Events(after uint64, limit int) ([]*journal.Event, error) {
 	var out []*journal.Event
+	if after == math.MaxUint64 { // nothing can follow; after+1 would wrap to 0
+		return nil, nil
+	}
 	c := t.b(bucketJournal).Cursor()
 	for k, v := c.Seek(seqKey(after + 1)); k != nil; k, v = c.Next() {
 		e, err := journal.Decode(v)

@@ -36,6 +36,9 @@ type Dispatcher struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Poll is the longest pause between checks for new hooks (default 2s).
 	Poll time.Duration
+	// AllowPrivate lets deliveries reach loopback, private and link-local
+	// addresses (--webhook-allow-private); used when Client is nil.
+	AllowPrivate bool
 
 	mu      sync.Mutex
 	workers map[string]context.CancelFunc
@@ -53,7 +56,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		d.Poll = 2 * time.Second
 	}
 	if d.Client == nil {
-		d.Client = &http.Client{Timeout: 30 * time.Second}
+		d.Client = TargetClient(d.AllowPrivate, 30*time.Second)
 	}
 	d.workers = map[string]context.CancelFunc{}
 	var wg sync.WaitGroup
@@ -105,7 +108,7 @@ func (d *Dispatcher) work(ctx context.Context, h *Webhook) {
 			d.Log.Warn("webhook worker read journal", "hook", h.ID, "err", err)
 		}
 		for _, e := range evs {
-			if !h.Matches(e.Type) {
+			if !h.Matches(e.Type) || !h.Viewer().Visible(e) {
 				if err := d.Hooks.AdvanceHook(h.ID, e.Seq, nil); err != nil {
 					d.Log.Warn("webhook advance", "hook", h.ID, "err", err)
 					break

@@ -1,9 +1,11 @@
 package journal
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/reliquary/reliquary/storage"
@@ -50,6 +53,17 @@ type Mirror struct {
 	// events now mirrored: the signed log writes its checkpoint of that
 	// size next to them (DESIGN §12).
 	Checkpoint func(ctx context.Context, size uint64) error
+
+	foreign atomic.Pointer[ForeignJournalError]
+}
+
+// Err is the foreign journal the mirror ran into, if any: the bucket's
+// object for a seq holds another event. Readiness fails on it.
+func (m *Mirror) Err() error {
+	if e := m.foreign.Load(); e != nil {
+		return e
+	}
+	return nil
 }
 
 // Lag is how many events are not mirrored yet.
@@ -76,6 +90,10 @@ func (m *Mirror) Run(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
+			var fe *ForeignJournalError
+			if errors.As(err, &fe) {
+				m.foreign.Store(fe)
+			}
 			m.Log.Warn("journal mirror pass failed; retrying", "err", err, "retry_in", backoff)
 			backoff = min(backoff*2, time.Minute)
 		default:
@@ -100,7 +118,7 @@ func (m *Mirror) Pass(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	evs, err := m.Source.EventsAfter(cur, 500)
+	evs, err := m.Source.EventsAfter(cur, 100)
 	if err != nil {
 		return 0, err
 	}
@@ -135,29 +153,92 @@ func (m *Mirror) segments(ctx context.Context, mirrored uint64) error {
 		return err
 	}
 	for done+SegmentSize <= mirrored {
-		evs, err := m.Source.EventsAfter(done, SegmentSize)
+		// Two passes over the index, a few events at a time: the first
+		// sizes and hashes the segment, the second streams it to the store.
+		// A segment is never held whole in memory.
+		size, sum, err := m.segmentDigest(done+1, done+SegmentSize)
 		if err != nil {
 			return err
 		}
-		if len(evs) != SegmentSize || evs[0].Seq != done+1 {
-			return fmt.Errorf("mirror: journal has a gap after seq %d", done)
+		key := storage.JournalSegmentKey(done+1, done+SegmentSize)
+		_, err = m.Store.Put(ctx, key, &segmentReader{src: m.Source, next: done + 1, last: done + SegmentSize}, size,
+			storage.PutOptions{ContentType: "application/x-ndjson"})
+		if errors.Is(err, storage.ErrExists) {
+			err = m.sameObject(ctx, key, size, sum)
 		}
-		var body bytes.Buffer
-		for _, e := range evs {
-			line, err := json.Marshal(e)
-			if err != nil {
-				return err
-			}
-			body.Write(line)
-			body.WriteByte('\n')
-		}
-		if err := m.putOnce(ctx, storage.JournalSegmentKey(done+1, done+SegmentSize), body.Bytes(), "application/x-ndjson"); err != nil {
+		if err != nil {
 			return err
 		}
 		done += SegmentSize
 		if err := m.State.SetSegmentCursor(done); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// segmentBatch is how many events a segment reader fetches at once.
+const segmentBatch = 32
+
+// segmentReader streams the lines of a segment (events first..last, one
+// JSON object a line) from the index, segmentBatch events at a time.
+type segmentReader struct {
+	src        Source
+	next, last uint64
+	buf        []byte
+}
+
+func (r *segmentReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.next > r.last {
+			return 0, io.EOF
+		}
+		evs, err := r.src.EventsAfter(r.next-1, int(min(segmentBatch, r.last-r.next+1)))
+		if err != nil {
+			return 0, err
+		}
+		if len(evs) == 0 {
+			return 0, fmt.Errorf("mirror: journal has a gap after seq %d", r.next-1)
+		}
+		for _, e := range evs {
+			if e.Seq != r.next {
+				return 0, fmt.Errorf("mirror: journal has a gap after seq %d", r.next-1)
+			}
+			line, err := json.Marshal(e)
+			if err != nil {
+				return 0, err
+			}
+			r.buf = append(append(r.buf, line...), '\n')
+			r.next++
+		}
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+// segmentDigest is the size and SHA-256 of a segment's bytes.
+func (m *Mirror) segmentDigest(first, last uint64) (int64, []byte, error) {
+	h := sha256.New()
+	n, err := io.Copy(h, &segmentReader{src: m.Source, next: first, last: last})
+	return n, h.Sum(nil), err
+}
+
+// sameObject checks that an object already in the store (a crash between
+// the write and the cursor) has the expected size and digest.
+func (m *Mirror) sameObject(ctx context.Context, key string, size int64, sum []byte) error {
+	rc, _, err := m.Store.Get(ctx, key, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(rc, size+1))
+	if err != nil {
+		return err
+	}
+	if n != size || !bytes.Equal(h.Sum(nil), sum) {
+		return fmt.Errorf("mirror: %s exists with other content: the bucket holds another journal", key)
 	}
 	return nil
 }
@@ -187,7 +268,11 @@ func (m *Mirror) putOnce(ctx context.Context, key string, body []byte, contentTy
 		return err
 	}
 	if !bytes.Equal(have, body) {
-		return fmt.Errorf("mirror: %s exists with other content: the bucket holds another journal", key)
+		var seq uint64
+		if _, err := fmt.Sscanf(strings.TrimPrefix(key, storage.JournalPrefix), "%d.json", &seq); err != nil {
+			seq = 0
+		}
+		return fmt.Errorf("mirror: %s exists with other content: %w", key, &ForeignJournalError{Seq: seq, Fix: ForeignJournalFix})
 	}
 	return nil
 }
@@ -241,21 +326,26 @@ func mirrorUnits(ctx context.Context, store storage.BlobStore) ([]mirrorUnit, er
 
 // ReadMirror returns an iterator over the mirrored events in order. The
 // keys are listed first (small); segments cover what they can, single
-// event objects the rest; objects are fetched several ahead in parallel.
+// event objects the rest. A segment is streamed line by line as it is
+// consumed, one at a time, never read whole; single event objects (small)
+// are fetched a few ahead in parallel. Memory stays bounded by a few
+// events, whatever the size of a segment.
 func ReadMirror(ctx context.Context, store storage.BlobStore) (next func() (*Event, error), err error) {
 	units, err := mirrorUnits(ctx, store)
 	if err != nil {
 		return nil, err
 	}
-	const ahead = 32
+	const ahead = 16
 	type result struct {
-		evs []*Event
-		err error
+		unit mirrorUnit
+		evs  []*Event // a single event, fetched ahead
+		err  error
 	}
+	ctx, cancel := context.WithCancel(ctx)
 	slots := make(chan chan result, ahead)
 	go func() {
 		defer close(slots)
-		sem := make(chan struct{}, 16)
+		sem := make(chan struct{}, 8)
 		for _, u := range units {
 			ch := make(chan result, 1)
 			select {
@@ -263,60 +353,124 @@ func ReadMirror(ctx context.Context, store storage.BlobStore) (next func() (*Eve
 			case <-ctx.Done():
 				return
 			}
+			if u.first != u.last || strings.HasPrefix(u.key, storage.JournalSegmentPrefix) {
+				ch <- result{unit: u} // the consumer streams it
+				continue
+			}
 			sem <- struct{}{}
 			go func(u mirrorUnit) {
 				defer func() { <-sem }()
 				evs, err := readUnit(ctx, store, u)
-				ch <- result{evs: evs, err: err}
+				ch <- result{unit: u, evs: evs, err: err}
 			}(u)
 		}
 	}()
 	var pending []*Event
+	var seg *segmentStream
 	return func() (*Event, error) {
-		for len(pending) == 0 {
+		for {
+			if seg != nil {
+				e, err := seg.next()
+				if err == nil {
+					return e, nil
+				}
+				seg.close()
+				seg = nil
+				if !errors.Is(err, io.EOF) {
+					cancel()
+					return nil, err
+				}
+			}
+			if len(pending) > 0 {
+				e := pending[0]
+				pending = pending[1:]
+				return e, nil
+			}
 			ch, ok := <-slots
 			if !ok {
-				if err := ctx.Err(); err != nil {
+				cancel()
+				if err := ctx.Err(); err != nil && !errors.Is(err, context.Canceled) {
 					return nil, err
 				}
 				return nil, io.EOF
 			}
 			r := <-ch
-			if r.err != nil {
+			switch {
+			case r.err != nil:
+				cancel()
 				return nil, r.err
+			case r.evs != nil:
+				pending = r.evs
+			default:
+				s, err := openSegment(ctx, store, r.unit)
+				if err != nil {
+					cancel()
+					return nil, err
+				}
+				seg = s
 			}
-			pending = r.evs
 		}
-		e := pending[0]
-		pending = pending[1:]
-		return e, nil
 	}, nil
 }
 
-// readUnit fetches one object and checks it holds exactly its events.
-func readUnit(ctx context.Context, store storage.BlobStore, u mirrorUnit) ([]*Event, error) {
+// segmentStream reads one segment's events line by line.
+type segmentStream struct {
+	u   mirrorUnit
+	rc  io.ReadCloser
+	br  *bufio.Reader
+	got uint64
+}
+
+func openSegment(ctx context.Context, store storage.BlobStore, u mirrorUnit) (*segmentStream, error) {
 	rc, _, err := store.Get(ctx, u.key, 0, -1)
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
-	raw, err := io.ReadAll(io.LimitReader(rc, 1<<30))
+	return &segmentStream{u: u, rc: rc, br: bufio.NewReaderSize(rc, 64<<10)}, nil
+}
+
+func (s *segmentStream) close() { s.rc.Close() }
+
+// next is the segment's next event; io.EOF after the last, once the
+// segment is checked to hold exactly its events.
+func (s *segmentStream) next() (*Event, error) {
+	line, err := s.br.ReadBytes('\n')
+	if errors.Is(err, io.EOF) && len(line) == 0 {
+		if s.got != s.u.last-s.u.first+1 {
+			return nil, fmt.Errorf("%s holds %d events, not %d", s.u.key, s.got, s.u.last-s.u.first+1)
+		}
+		return nil, io.EOF
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %w", s.u.key, err)
+	}
+	e, err := Decode(bytes.TrimRight(line, "\n"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.u.key, err)
+	}
+	if want := s.u.first + s.got; e.Seq != want || s.got > s.u.last-s.u.first {
+		return nil, fmt.Errorf("%s holds event %d where %d belongs", s.u.key, e.Seq, want)
+	}
+	s.got++
+	return e, nil
+}
+
+// readUnit fetches one single-event object and checks it holds its event.
+func readUnit(ctx context.Context, store storage.BlobStore, u mirrorUnit) ([]*Event, error) {
+	s, err := openSegment(ctx, store, u)
 	if err != nil {
 		return nil, err
 	}
+	defer s.close()
 	var evs []*Event
-	for line := range bytes.SplitSeq(bytes.TrimRight(raw, "\n"), []byte("\n")) {
-		e, err := Decode(line)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", u.key, err)
+	for {
+		e, err := s.next()
+		if errors.Is(err, io.EOF) {
+			return evs, nil
 		}
-		if want := u.first + uint64(len(evs)); e.Seq != want {
-			return nil, fmt.Errorf("%s holds event %d where %d belongs", u.key, e.Seq, want)
+		if err != nil {
+			return nil, err
 		}
 		evs = append(evs, e)
 	}
-	if uint64(len(evs)) != u.last-u.first+1 {
-		return nil, fmt.Errorf("%s holds %d events, not %d", u.key, len(evs), u.last-u.first+1)
-	}
-	return evs, nil
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"time"
 )
@@ -21,7 +20,14 @@ type Webhook struct {
 	Secret    string    `json:"secret,omitempty"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
+	// Products is the scope of the admin who registered the hook (empty:
+	// unscoped): the hook receives only events that scope may see.
+	Products []string `json:"products,omitempty"`
 }
+
+// Viewer is the hook's view of the journal: an admin with the scope of
+// the admin who registered it.
+func (w *Webhook) Viewer() Viewer { return Viewer{Admin: true, Products: w.Products} }
 
 // Matches reports whether the hook wants events of type t. A type ending in
 // ".*" matches a family ("release.*").
@@ -68,15 +74,7 @@ func VerifySignature(secret string, body []byte, header string) bool {
 	return hmac.Equal([]byte(Sign(secret, body)), []byte(header))
 }
 
-// Public is the event as the feed and webhooks show it: without the index
-// changes it carries (those are for audit, mirror and rebuild).
-func Public(e *Event) *Event {
-	var data map[string]json.RawMessage
-	if err := json.Unmarshal(e.Data, &data); err != nil || data["changes"] == nil {
-		return e
-	}
-	delete(data, "changes")
-	out := *e
-	out.Data, _ = json.Marshal(data)
-	return &out
-}
+// Public is the event as the feed and webhooks show it: redacted (see
+// Redact) and without the index changes it carries (those are for audit,
+// mirror and rebuild).
+func Public(e *Event) *Event { return redact(e, true) }

@@ -348,7 +348,7 @@ func (s *Service) OpenArtifact(ctx context.Context, ref *ArtifactRef, offset, le
 	key := storage.ArtifactKey(ref.Release.Product, ref.Release.Version, ref.Artifact.Name)
 	rc, _, err := s.store.Get(ctx, key, offset, length)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", key, err)
+		return nil, openArtifactError(ref, key, err)
 	}
 	return rc, nil
 }

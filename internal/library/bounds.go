@@ -1,6 +1,7 @@
 package library
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -124,8 +125,13 @@ func (p partial) floor() *semver.Version {
 	return semver.New(n[0], n[1], n[2], pre, "")
 }
 
-// bump is the smallest version above every version the partial covers.
+// bump is the smallest version above every version the partial covers;
+// nil (unbounded) when that part is already the largest number, so the
+// bound never wraps round to 0.
 func (p partial) bump() *semver.Version {
+	if len(p.nums) > 0 && p.nums[len(p.nums)-1] == math.MaxUint64 {
+		return nil
+	}
 	switch len(p.nums) {
 	case 0:
 		return nil
@@ -161,6 +167,10 @@ func termBounds(t string) (lo, hi *semver.Version, ok bool) {
 	case "<=", "=<":
 		return nil, p.bump(), true
 	case "~", "~>":
+		if len(p.nums) == 3 && p.nums[0] == 0 && p.nums[1] == 0 && p.nums[2] == 0 {
+			// Masterminds reads ~0.0.0 as >=0.0.0.
+			return p.floor(), nil, true
+		}
 		if len(p.nums) <= 1 {
 			return p.floor(), partial{nums: p.nums}.bump(), true
 		}

@@ -10,9 +10,9 @@ import (
 
 // Every version a constraint matches lies inside its bounds.
 func TestConstraintBoundsHoldEveryMatch(t *testing.T) {
-	part := rapid.SampledFrom([]string{"0", "1", "2", "3", "x", "*"})
+	part := rapid.SampledFrom([]string{"0", "1", "2", "3", "x", "*", maxU64})
 	ver := rapid.Custom(func(t *rapid.T) string {
-		s := rapid.SampledFrom([]string{"0", "1", "2", "3"}).Draw(t, "maj")
+		s := rapid.SampledFrom([]string{"0", "1", "2", "3", maxU64}).Draw(t, "maj")
 		for i := range rapid.IntRange(0, 2).Draw(t, "parts") {
 			s += "." + part.Draw(t, fmt.Sprint("p", i))
 		}
@@ -40,27 +40,56 @@ func TestConstraintBoundsHoldEveryMatch(t *testing.T) {
 				s += term.Draw(t, "term")
 			}
 		}
-		c, err := semver.NewConstraint(s)
-		if err != nil {
-			return
+		// The known disagreements between the bounds and Masterminds are
+		// drawn often, not left to chance.
+		if rapid.IntRange(0, 3).Draw(t, "edge") == 0 {
+			s = rapid.SampledFrom(boundsEdgeConstraints).Draw(t, "edgecase")
 		}
-		lo, hi := ConstraintBounds(s)
-		for maj := range 4 {
-			for min := range 4 {
-				for pat := range 4 {
-					for _, pre := range []string{"", "0", "alpha", "rc.1"} {
-						v := semver.New(uint64(maj), uint64(min), uint64(pat), pre, "")
-						if !c.Check(v) {
-							continue
-						}
-						if lo != nil && v.LessThan(lo) || hi != nil && !v.LessThan(hi) {
-							t.Fatalf("%q matches %s outside [%v, %v)", s, v, lo, hi)
-						}
+		checkBoundsHoldMatches(t, s)
+	})
+}
+
+const maxU64 = "18446744073709551615"
+
+// boundsEdgeConstraints are constraints where ConstraintBounds once
+// disagreed with Masterminds: "~0.0.0" matches everything (resolve said
+// NO_MATCH while the list showed 2.0.0), and bumping a part of 2^64-1
+// wrapped the upper bound round to 0.
+var boundsEdgeConstraints = []string{"~0.0.0", "~>0.0.0", "~0.0.0-0", "~0.0.0-rc.1", "~0", "~0.0", "^0.0.0",
+	"^" + maxU64, "~" + maxU64, maxU64 + ".x", "1." + maxU64 + ".x", "<=" + maxU64, "~1." + maxU64,
+	"1.1." + maxU64, "<=1.1." + maxU64, "^0.0." + maxU64, "^0." + maxU64, ">=1.0.0 <" + maxU64 + ".0.0"}
+
+// checkBoundsHoldMatches is the differential: every version of a grid that
+// Masterminds says the constraint matches lies inside ConstraintBounds.
+func checkBoundsHoldMatches(t interface{ Fatalf(string, ...any) }, s string) {
+	c, err := semver.NewConstraint(s)
+	if err != nil {
+		return
+	}
+	lo, hi := ConstraintBounds(s)
+	nums := []uint64{0, 1, 2, 3, 1<<64 - 2, 1<<64 - 1}
+	for _, maj := range nums {
+		for _, min := range nums {
+			for _, pat := range nums {
+				for _, pre := range []string{"", "0", "alpha", "rc.1"} {
+					v := semver.New(maj, min, pat, pre, "")
+					if !c.Check(v) {
+						continue
+					}
+					if lo != nil && v.LessThan(lo) || hi != nil && !v.LessThan(hi) {
+						t.Fatalf("%q matches %s outside [%v, %v)", s, v, lo, hi)
 					}
 				}
 			}
 		}
-	})
+	}
+}
+
+// TestConstraintBoundsEdgeCases checks every known edge constraint.
+func TestConstraintBoundsEdgeCases(t *testing.T) {
+	for _, s := range boundsEdgeConstraints {
+		checkBoundsHoldMatches(t, s)
+	}
 }
 
 func TestConstraintBoundsExamples(t *testing.T) {

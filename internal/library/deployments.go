@@ -398,7 +398,8 @@ func (s *Service) SearchReleases(_ context.Context, pr Principal, q ReleaseSearc
 		limit = 100
 	}
 	// The most selective link drives the walk; the others filter.
-	lq := LinkQuery{After: after, Limit: limit + 1}
+	var cut bool // the page reached MaxPageBytes
+	lq := LinkQuery{After: after, Limit: limit + 1, MaxBytes: MaxPageBytes, Truncated: &cut}
 	switch {
 	case q.ChangeID != "":
 		lq.Kind, lq.Value = LinkChangeID, q.ChangeID
@@ -432,6 +433,8 @@ func (s *Service) SearchReleases(_ context.Context, pr Principal, q ReleaseSearc
 	if len(list) > limit {
 		list = list[:limit]
 		next = list[limit-1].Product + "@" + list[limit-1].Version
+	} else if cut && len(list) > 0 {
+		next = list[len(list)-1].Product + "@" + list[len(list)-1].Version
 	}
 	return list, next, nil
 }
@@ -461,6 +464,11 @@ type LinkQuery struct {
 	Limit int
 	// Scanned, when set, is incremented per release looked at.
 	Scanned *int
+	// MaxBytes, when set, stops before the stored records of the matches
+	// would exceed it (at least one match is returned); Truncated, when
+	// set, is set true when it stopped so.
+	MaxBytes  int
+	Truncated *bool
 }
 
 // DeploymentQuery selects deployment records newest first. Every non-empty

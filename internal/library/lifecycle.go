@@ -12,7 +12,7 @@ import (
 
 // Lifecycle refusals, each with its own error code in the API.
 var (
-	ErrFourEyes         = errors.New("four-eyes rule: the creator or sealer of a release cannot approve it")
+	ErrFourEyes         = errors.New("four-eyes rule: the creator, an uploader or the sealer of a release cannot approve it")
 	ErrAlreadyApproved  = errors.New("this approver has already approved the release")
 	ErrChangeIDRequired = errors.New("the product's policy requires a change_id")
 	ErrPrerelease       = errors.New("a prerelease can never be released")
@@ -66,9 +66,10 @@ func (s *Service) Approve(_ context.Context, pr Principal, product, version, com
 		if r.State != StateCandidate && r.State != StateApproved {
 			return badState(r, "approve", StateCandidate, StateApproved)
 		}
-		if p.Policy.FourEyes && (pr.Name == r.CreatedBy || pr.Name == r.SealedBy) {
-			return withDetails(ErrFourEyes, fmt.Sprintf("%s created or sealed %s@%s and cannot approve it (four-eyes policy)", pr.Name, product, version),
-				map[string]any{"created_by": r.CreatedBy, "sealed_by": r.SealedBy})
+		if p.Policy.FourEyes {
+			if err := checkFourEyes(tx, pr, r); err != nil {
+				return err
+			}
 		}
 		if slices.ContainsFunc(r.Approvals, func(a Approval) bool { return a.By == pr.Name }) {
 			return withDetails(ErrAlreadyApproved, fmt.Sprintf("%s has already approved %s@%s", pr.Name, product, version), nil)

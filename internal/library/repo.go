@@ -32,6 +32,11 @@ type ReleaseQuery struct {
 	Limit int
 	// Scanned, when set, is incremented per release looked at.
 	Scanned *int
+	// MaxBytes, when set, stops before the stored records of the matches
+	// would exceed it (at least one match is returned); Truncated, when
+	// set, is set true when it stopped so.
+	MaxBytes  int
+	Truncated *bool
 }
 
 // ReadTx reads the index.

@@ -165,9 +165,17 @@ func (s *Service) SetPolicy(_ context.Context, pr Principal, name string, in Pol
 		if err := tx.PutProduct(p); err != nil {
 			return err
 		}
-		_, err = tx.Record(Event{Time: s.clock(), Actor: pr.Name, Type: EvPolicyUpdated, Subject: name,
-			Data: map[string]any{"product": name, "old": old, "new": policy}})
-		return err
+		now := s.clock()
+		if _, err = tx.Record(Event{Time: now, Actor: pr.Name, Type: EvPolicyUpdated, Subject: name,
+			Data: map[string]any{"product": name, "old": old, "new": policy}}); err != nil {
+			return err
+		}
+		// superseded_by is a function of the released set and the policy:
+		// new maintenance lines recompute it in the same transaction.
+		if old.SupportedMajors != policy.SupportedMajors || old.SupportedMinors != policy.SupportedMinors {
+			return s.resupersede(tx, pr, p, now)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -283,7 +291,15 @@ type ReleaseFilter struct {
 	Label      string // k:v
 	Limit      int
 	Cursor     string // the last version of the previous page
+	// MaxBytes bounds the stored records of the answer (0 or more than
+	// MaxPageBytes: MaxPageBytes); a list cut by it carries a cursor.
+	MaxBytes int
 }
+
+// MaxPageBytes bounds the stored records behind one page of a listing
+// (DESIGN §8 "Bounded memory": pages of at most 4 MiB); a page cut short
+// by it still carries the cursor of the next.
+const MaxPageBytes = 4 << 20
 
 // MaxPage is the largest page of a listing.
 const MaxPage = 1000
@@ -330,6 +346,11 @@ func (s *Service) Releases(_ context.Context, product string, f ReleaseFilter) (
 	if limit <= 0 || limit > MaxPage {
 		limit = 100
 	}
+	var cut bool // the page reached maxBytes
+	maxBytes := f.MaxBytes
+	if maxBytes <= 0 || maxBytes > MaxPageBytes {
+		maxBytes = MaxPageBytes
+	}
 	err = s.repo.View(func(tx ReadTx) error {
 		if _, err := tx.Product(product); err != nil {
 			return err
@@ -337,7 +358,7 @@ func (s *Service) Releases(_ context.Context, product string, f ReleaseFilter) (
 		var err error
 		list, err = tx.Releases(product, ReleaseQuery{Before: f.Cursor, Limit: limit + 1, Match: func(r *Release) bool {
 			return !slices.ContainsFunc(match, func(m func(*Release) bool) bool { return !m(r) })
-		}})
+		}, MaxBytes: maxBytes, Truncated: &cut})
 		return err
 	})
 	if err != nil {
@@ -346,6 +367,8 @@ func (s *Service) Releases(_ context.Context, product string, f ReleaseFilter) (
 	if len(list) > limit {
 		list = list[:limit]
 		next = list[limit-1].Version
+	} else if cut && len(list) > 0 {
+		next = list[len(list)-1].Version
 	}
 	return list, next, nil
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -253,39 +252,9 @@ func (s *Service) Authenticate(secret string) (Principal, error) {
 // first start.
 const BootstrapTokenID = "tok_bootstrap"
 
-// Bootstrap makes sure an admin can log in. With a secret (--admin-token)
-// the bootstrap admin token is created or re-keyed to it. Without one, and
-// when no token exists yet, a secret is generated and returned so the
-// caller can print it once; otherwise "" is returned.
-func (s *Service) Bootstrap(_ context.Context, secret string) (generated string, err error) {
-	err = s.repo.Update(func(tx WriteTx) error {
-		existing, err := tx.Token(BootstrapTokenID)
-		if err != nil && !errors.Is(err, ErrTokenNotFound) {
-			return err
-		}
-		if secret == "" {
-			any := false
-			if err := tx.Tokens(func(*Token) bool { any = true; return false }); err != nil {
-				return err
-			}
-			if any {
-				return nil
-			}
-			generated = NewSecret()
-			secret = generated
-		}
-		hash := hex.EncodeToString(HashSecret(secret))
-		if existing != nil && existing.SecretHash == hash && !existing.Revoked && existing.Role == RoleAdmin {
-			return nil
-		}
-		t := &Token{ID: BootstrapTokenID, Name: "admin", Role: RoleAdmin, Products: []string{},
-			SecretHash: hash, CreatedBy: "bootstrap", CreatedAt: s.clock()}
-		if err := tx.PutToken(t); err != nil {
-			return err
-		}
-		_, err = tx.Record(Event{Time: t.CreatedAt, Actor: "bootstrap", Type: EvTokenCreated, Subject: t.ID,
-			Data: map[string]any{"id": t.ID, "name": t.Name, "role": t.Role, "products": t.Products}})
-		return err
-	})
-	return generated, err
+// Bootstrap makes sure an admin can log in (DESIGN §8 "Bootstrap
+// admin"); it is BootstrapAdmin without the warning.
+func (s *Service) Bootstrap(ctx context.Context, secret string) (generated string, err error) {
+	b, err := s.BootstrapAdmin(ctx, secret)
+	return b.Generated, err
 }

@@ -113,6 +113,8 @@ func (m ReleaseManifest) validate() error {
 		switch {
 		case a.Name == "":
 			return fmt.Errorf("%w: artifact with empty name", ErrInvalidManifest)
+		case !ValidArtifactName(a.Name):
+			return fmt.Errorf("%w: artifact name %q breaks the artifact-name rule", ErrInvalidManifest, clipName(a.Name))
 		case names[a.Name]:
 			return fmt.Errorf("%w: duplicate artifact %q", ErrInvalidManifest, a.Name)
 		case !isLowerHexSHA256(a.SHA256):
@@ -242,4 +244,12 @@ func isLowerHexSHA256(s string) bool {
 		}
 	}
 	return true
+}
+
+// clipName shortens a hostile name for an error message.
+func clipName(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -229,6 +230,16 @@ func FuzzParseReleaseManifest(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte(`{"artifacts":[],"ci_ids":[],"product":"p","schema_version":1,"sealed_at":"1970-01-01T00:00:00Z","sealed_by":"","type":"major","version":"1.0.0"}`))
 	f.Add([]byte(`{"schema_version":1}`))
+	for _, name := range []string{"../../etc/passwd", "..", ".", "a/b", "/abs", "a\\b", "ok.tar.gz", "-x", ".hidden"} {
+		m := sampleRelease()
+		m.Artifacts = []ManifestArtifact{{Name: name, SHA256: strings.Repeat("a", 64), Size: 1, MediaType: "x"}}
+		m.SchemaVersion, m.SealedAt = ManifestSchemaVersion, m.SealedAt.UTC()
+		b, err := Canonical(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := ParseReleaseManifest(data)
 		if err != nil {
@@ -240,6 +251,12 @@ func FuzzParseReleaseManifest(f *testing.F) {
 		}
 		if !bytes.Equal(again, data) {
 			t.Fatalf("accepted non-canonical bytes:\n%q\n%q", data, again)
+		}
+		for _, a := range m.Artifacts {
+			if !ValidArtifactName(a.Name) || a.Name != filepath.Base(a.Name) || a.Name == "." || a.Name == ".." ||
+				strings.ContainsAny(a.Name, "/\\\x00") || !filepath.IsLocal(a.Name) {
+				t.Fatalf("accepted artifact name %q, which is not a plain local file name", a.Name)
+			}
 		}
 	})
 }

@@ -238,3 +238,56 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Freeze stops the server process with SIGSTOP: it keeps its port and
+// its connections but answers nothing, as a hung S3 endpoint does. Thaw
+// (SIGCONT) resumes it; a test that freezes should t.Cleanup(m.Thaw).
+func (m *MinIO) Freeze() error {
+	if err := m.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	// The signal is delivered asynchronously: wait until every thread is
+	// stopped, so no request in flight is still answered.
+	m.mu.Lock()
+	pid := m.cmd.Process.Pid
+	m.mu.Unlock()
+	for range 100 {
+		if stoppedProcess(pid) {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("minio (pid %d) did not stop", pid)
+}
+
+// stoppedProcess reports whether every thread of pid is stopped (state T).
+func stoppedProcess(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return false
+		}
+		// pid (comm) state ...: the state follows the last ')'.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
+}
+
+// Thaw resumes a server stopped by Freeze.
+func (m *MinIO) Thaw() error { return m.signal(syscall.SIGCONT) }
+
+func (m *MinIO) signal(sig syscall.Signal) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil {
+		return errors.New("minio is not running")
+	}
+	return m.cmd.Process.Signal(sig)
+}

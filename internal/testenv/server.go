@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -45,6 +46,12 @@ type ServerOptions struct {
 	Now func() time.Time
 	// UISessionTTL is the web UI's session lifetime (0: the default).
 	UISessionTTL time.Duration
+	// WebhookDenyPrivate refuses webhooks to loopback and private
+	// addresses, as a default server does; test servers allow them
+	// (--webhook-allow-private), since their receivers listen on loopback.
+	WebhookDenyPrivate bool
+	// BodyIdleTimeout is --body-idle-timeout (0: the default).
+	BodyIdleTimeout time.Duration
 }
 
 // Server is a real Reliquary server on a loopback port: a bbolt file and a
@@ -109,6 +116,13 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// As serve does: catch up from the bucket's journal before serving.
+	var foreign error
+	if _, err := journal.CatchUp(context.Background(), store, ix); errors.Is(err, journal.ErrForeignJournal) {
+		foreign = err
+	} else if err != nil {
+		tb.Fatal(err)
+	}
 	lib := library.New(library.Config{Repo: ix, Store: store, Signer: signer, OIDCTokenTTL: o.OIDCTokenTTL, Now: o.Now})
 	verifier, err := oidc.New(oidc.Config{Issuers: o.OIDCIssuers, AllowHTTPIssuer: true, MinKeyRefresh: o.OIDCMinKeyRefresh})
 	if err != nil {
@@ -120,16 +134,19 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 	notifier := journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
 	tlog := &transparency.Log{Tree: ix, Signer: signer, Store: store}
+	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: slog.Default(), Interval: 50 * time.Millisecond,
+		Checkpoint: tlog.MirrorCheckpoint}
 	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
-		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier, OIDC: verifier, UISessionTTL: o.UISessionTTL, Log: tlog})
+		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier, OIDC: verifier, UISessionTTL: o.UISessionTTL, Log: tlog,
+		JournalCheck:        func() error { return errors.Join(foreign, mirror.Err()) },
+		WebhookAllowPrivate: !o.WebhookDenyPrivate, BodyIdleTimeout: o.BodyIdleTimeout})
 	hs := httptest.NewServer(srv.Handler())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: slog.Default(), Interval: 50 * time.Millisecond,
-		Checkpoint: tlog.MirrorCheckpoint}
 	if o.Workers {
 		d := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: slog.Default(),
-			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 100 * time.Millisecond}
+			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 100 * time.Millisecond,
+			AllowPrivate: !o.WebhookDenyPrivate}
 		wg.Go(func() { mirror.Run(ctx) })
 		wg.Go(func() { d.Run(ctx) })
 		st := &transparency.StatementWorker{Log: tlog, Events: ix, Notifier: notifier}

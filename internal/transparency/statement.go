@@ -50,8 +50,10 @@ type ReleasePredicate struct {
 	Leaf           string         `json:"leaf"`
 	Checkpoint     string         `json:"checkpoint"`
 	InclusionProof InclusionProof `json:"inclusion_proof"`
-	// Attestations is the evidence hook (DESIGN §12 "Evidence"): copied as
-	// is from the release record's "attestations" field when it has one.
+	// Attestations are the digests ("sha256:<hex>") of the release's
+	// evidence (DESIGN §12 "Evidence"), from the release record's
+	// attestation_digests, so the evidence is covered by the library's
+	// signature too.
 	Attestations json.RawMessage `json:"attestations,omitempty"`
 }
 
@@ -127,7 +129,7 @@ func factsOf(e *journal.Event) (releaseFacts, error) {
 		f.approvers = append(f.approvers, a.By)
 	}
 	var extra struct {
-		Attestations json.RawMessage `json:"attestations"`
+		Attestations json.RawMessage `json:"attestation_digests"` // the evidence's digests (library.Release)
 	}
 	if json.Unmarshal(raw, &extra) == nil && len(extra.Attestations) > 0 && string(extra.Attestations) != "null" {
 		f.attestations = extra.Attestations

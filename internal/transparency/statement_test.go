@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/signing"

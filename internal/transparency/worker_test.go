@@ -1,8 +1,8 @@
 package transparency_test
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"testing"
 	"time"
 

@@ -35,6 +35,8 @@ const tmpDir = ".tmp"
 type Store struct {
 	root *os.Root
 	dir  string
+	// synced, when set (tests), is told every directory syncDir fsyncs.
+	synced func(dir string)
 }
 
 var _ storage.BlobStore = (*Store)(nil)
@@ -126,8 +128,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, _ 
 func (s *Store) link(tmp, key string) error {
 	var err error
 	for range 3 {
-		if err = s.root.MkdirAll(path.Dir(key), 0o750); err != nil {
-			return mapErr("create directory for "+key, err)
+		if err = s.mkdirAllSynced(path.Dir(key)); err != nil {
+			return err
 		}
 		err = s.root.Link(tmp, key)
 		switch {
@@ -145,6 +147,9 @@ func (s *Store) link(tmp, key string) error {
 }
 
 func (s *Store) syncDir(dir string) error {
+	if s.synced != nil {
+		s.synced(dir)
+	}
 	d, err := s.root.Open(dir)
 	if err != nil {
 		return mapErr("open directory "+dir, err)

@@ -45,6 +45,10 @@ type Config struct {
 	SecretKey string
 	Insecure  bool   // plain HTTP
 	PartSize  uint64 // 0 means DefaultPartSize
+	// Timeout bounds every call's wait for the store (0: DefaultTimeout):
+	// a request/response call as a whole, a stream each step of the
+	// store's. Past it the call fails with storage.ErrUnavailable.
+	Timeout time.Duration
 }
 
 // Validate reports the first missing or malformed setting in words a person
@@ -73,6 +77,7 @@ type Store struct {
 	bucket   string
 	endpoint string
 	partSize uint64
+	timeout  time.Duration
 }
 
 var _ storage.BlobStore = (*Store)(nil)
@@ -87,7 +92,13 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3 transport: %w", err)
 	}
-	base.ResponseHeaderTimeout = 2 * time.Minute
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	// minio-go's retries and the header wait stay inside the per-call
+	// deadline (deadline.go): neither may stretch a hung call past it.
+	base.ResponseHeaderTimeout = timeout
 	region := cfg.Region
 	if region == "" {
 		region = "us-east-1"
@@ -107,7 +118,7 @@ func New(cfg Config) (*Store, error) {
 	if part == 0 {
 		part = DefaultPartSize
 	}
-	return &Store{client: client, bucket: cfg.Bucket, endpoint: cfg.Endpoint, partSize: part}, nil
+	return &Store{client: client, bucket: cfg.Bucket, endpoint: cfg.Endpoint, partSize: part, timeout: timeout}, nil
 }
 
 // Client exposes the minio-go client (benchmarks compare against it).
@@ -136,15 +147,19 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	}
 	po := s.PutObjectOptions(size, opts.ContentType)
 	cr := &countingReader{r: r}
-	var src io.Reader = cr
+	wd := s.newWatchdog(ctx)
+	defer wd.done()
+	var src io.Reader = pacedReader{cr, wd}
 	if size >= 0 {
 		// minio-go reads exactly size bytes; a longer body must not be
 		// silently cut, so the extra byte is looked for afterwards.
-		src = io.LimitReader(cr, size)
+		src = io.LimitReader(src, size)
 	}
-	up, err := s.client.PutObject(ctx, s.bucket, key, src, size, po)
+	up, err := s.client.PutObject(wd.ctx, s.bucket, key, src, size, po)
 	if err != nil {
 		switch {
+		case wd.fired():
+			return storage.Info{}, s.timeoutErr("put " + key)
 		case cr.err != nil && !errors.Is(cr.err, io.EOF):
 			// The source failed (a client that went away): say so, not
 			// what minio-go made of it.
@@ -254,17 +269,25 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 			return nil, storage.Info{}, fmt.Errorf("get %s: %w", key, storage.ErrInvalidRange)
 		}
 	}
-	obj, err := s.client.GetObject(ctx, s.bucket, key, opts)
+	wd := s.newWatchdog(ctx)
+	obj, err := s.client.GetObject(wd.ctx, s.bucket, key, opts)
 	if err != nil {
+		wd.done()
 		return nil, storage.Info{}, s.mapErr("get "+key, err)
 	}
 	st, err := obj.Stat()
 	if err != nil {
 		obj.Close()
+		fired := wd.fired()
+		wd.done()
+		if fired {
+			return nil, storage.Info{}, s.timeoutErr("get " + key)
+		}
 		return nil, storage.Info{}, s.mapErr("get "+key, err)
 	}
+	wd.disarm()
 	// With a range, Stat reports the object's full size.
-	return obj, storage.Info{Key: key, Size: st.Size, ModTime: st.LastModified}, nil
+	return &watchedBody{rc: obj, w: wd, s: s, op: "get " + key}, storage.Info{Key: key, Size: st.Size, ModTime: st.LastModified}, nil
 }
 
 // Stat implements storage.BlobStore.
@@ -272,9 +295,15 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 	if err := storage.ValidateKey(key); err != nil {
 		return storage.Info{}, err
 	}
-	st, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	var st minio.ObjectInfo
+	err := s.call(ctx, "stat "+key, func(ctx context.Context) (err error) {
+		if st, err = s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); err != nil {
+			return s.mapErr("stat "+key, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return storage.Info{}, s.mapErr("stat "+key, err)
+		return storage.Info{}, err
 	}
 	return storage.Info{Key: key, Size: st.Size, ModTime: st.LastModified}, nil
 }
@@ -284,11 +313,13 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := storage.ValidateKey(key); err != nil {
 		return err
 	}
-	err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{})
-	if err != nil && !errors.Is(s.mapErr("", err), storage.ErrNotFound) {
-		return s.mapErr("delete "+key, err)
-	}
-	return nil
+	return s.call(ctx, "delete "+key, func(ctx context.Context) error {
+		err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{})
+		if err != nil && !errors.Is(s.mapErr("", err), storage.ErrNotFound) {
+			return s.mapErr("delete "+key, err)
+		}
+		return nil
+	})
 }
 
 // List implements storage.BlobStore (S3 lists in UTF-8 binary key order).
@@ -296,15 +327,25 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.Info) e
 	if err := storage.ValidatePrefix(prefix); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+	// Each page of the listing must come within the timeout; the
+	// caller's work on an entry does not count.
+	wd := s.newWatchdog(ctx)
+	defer wd.done()
+	for obj := range s.client.ListObjects(wd.ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if obj.Err != nil {
+			if wd.fired() {
+				return s.timeoutErr("list " + prefix)
+			}
 			return s.mapErr("list "+prefix, obj.Err)
 		}
+		wd.disarm()
 		if err := fn(storage.Info{Key: obj.Key, Size: obj.Size, ModTime: obj.LastModified}); err != nil {
 			return err
 		}
+		wd.arm()
+	}
+	if wd.fired() {
+		return s.timeoutErr("list " + prefix)
 	}
 	return ctx.Err()
 }
@@ -313,13 +354,16 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.Info) e
 // completed nor aborted under prefix (a store at rest has none).
 func (s *Store) IncompleteUploads(ctx context.Context, prefix string) ([]string, error) {
 	var keys []string
-	for u := range s.client.ListIncompleteUploads(ctx, s.bucket, prefix, true) {
-		if u.Err != nil {
-			return keys, s.mapErr("list incomplete uploads", u.Err)
+	err := s.call(ctx, "list incomplete uploads", func(ctx context.Context) error {
+		for u := range s.client.ListIncompleteUploads(ctx, s.bucket, prefix, true) {
+			if u.Err != nil {
+				return s.mapErr("list incomplete uploads", u.Err)
+			}
+			keys = append(keys, u.Key)
 		}
-		keys = append(keys, u.Key)
-	}
-	return keys, nil
+		return nil
+	})
+	return keys, err
 }
 
 // Leftovers lists incomplete multipart uploads; a store at rest has none.
@@ -335,8 +379,13 @@ func (s *Store) RemoveLeftovers(ctx context.Context) error {
 		return err
 	}
 	for _, k := range keys {
-		if err := s.client.RemoveIncompleteUpload(ctx, s.bucket, k); err != nil {
-			return s.mapErr("abort upload of "+k, err)
+		if err := s.call(ctx, "abort upload of "+k, func(ctx context.Context) error {
+			if err := s.client.RemoveIncompleteUpload(ctx, s.bucket, k); err != nil {
+				return s.mapErr("abort upload of "+k, err)
+			}
+			return nil
+		}); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -360,9 +409,15 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 
 // Ping implements storage.BlobStore: the bucket must exist and answer.
 func (s *Store) Ping(ctx context.Context) error {
-	ok, err := s.client.BucketExists(ctx, s.bucket)
+	var ok bool
+	err := s.call(ctx, "reach bucket "+s.bucket, func(ctx context.Context) (err error) {
+		if ok, err = s.client.BucketExists(ctx, s.bucket); err != nil {
+			return s.mapErr("reach bucket "+s.bucket, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return s.mapErr("reach bucket "+s.bucket, err)
+		return err
 	}
 	if !ok {
 		return fmt.Errorf("bucket %q does not exist at %s: %w", s.bucket, s.endpoint, storage.ErrUnavailable)
@@ -373,17 +428,19 @@ func (s *Store) Ping(ctx context.Context) error {
 // CreateBucket makes the bucket when it is missing (used by tests and the
 // first start against an empty MinIO).
 func (s *Store) CreateBucket(ctx context.Context) error {
-	ok, err := s.client.BucketExists(ctx, s.bucket)
-	if err != nil {
-		return s.mapErr("check bucket "+s.bucket, err)
-	}
-	if ok {
+	return s.call(ctx, "create bucket "+s.bucket, func(ctx context.Context) error {
+		ok, err := s.client.BucketExists(ctx, s.bucket)
+		if err != nil {
+			return s.mapErr("check bucket "+s.bucket, err)
+		}
+		if ok {
+			return nil
+		}
+		if err := s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{}); err != nil {
+			return s.mapErr("create bucket "+s.bucket, err)
+		}
 		return nil
-	}
-	if err := s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{}); err != nil {
-		return s.mapErr("create bucket "+s.bucket, err)
-	}
-	return nil
+	})
 }
 
 // mapErr turns minio-go and network errors into the storage sentinels.
