@@ -104,6 +104,7 @@ FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNam
 	./internal/transparency:FuzzParseCheckpoint ./internal/transparency:FuzzVerifyStatement \
 	./internal/journal:FuzzRedact ./internal/journal:FuzzWebhookTarget
 FUZZ_TARGETS += ./internal/evidence:FuzzParse
+FUZZ_TARGETS += ./internal/library:FuzzRolloutPlan
 FUZZTIME ?= 1m
 
 fuzz-short:

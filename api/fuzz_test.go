@@ -72,7 +72,7 @@ func FuzzJSONBodies(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// Decoding into every request type never panics.
 		for _, v := range []any{&library.ReleaseInput{}, &library.ProductInput{}, &library.TokenInput{}, &library.PolicyInput{},
-			&library.PromoteInput{}, &library.WithdrawInput{}, &api.CommentInput{}, &api.WebhookInput{}} {
+			&library.PromoteInput{}, &library.WithdrawInput{}, &api.CommentInput{}, &api.WebhookInput{}, &library.RolloutInput{}} {
 			if err := api.DecodeStrict(bytes.NewReader(b), v); err == nil && len(bytes.TrimSpace(b)) > 0 && bytes.TrimSpace(b)[0] != '{' {
 				t.Fatalf("%q decoded into %T", b, v)
 			}

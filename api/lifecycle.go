@@ -59,6 +59,9 @@ type Resolution struct {
 	Release     *library.Release   `json:"release"`
 	Artifacts   []ResolvedArtifact `json:"artifacts"`
 	ManifestURL string             `json:"manifest_url"`
+	// Required: the release's rollout deadline (required_after) has passed
+	// and the target runs an older version (DESIGN.md §14).
+	Required bool `json:"required"`
 }
 
 func (s *Server) resolve(c *gin.Context) {
@@ -70,13 +73,14 @@ func (s *Server) resolve(c *gin.Context) {
 	res, err := s.lib.Resolve(c, c.Param("product"), library.ResolveRequest{
 		Constraint: c.Query("constraint"), OS: c.Query("os"), Arch: c.Query("arch"),
 		MinState: c.Query("min_state"), Current: current == "true" || current == "1",
+		Target: c.Query("target"), Environment: c.Query("environment"),
 	})
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	base := APIPrefix + "/products/" + res.Release.Product + "/releases/" + res.Release.Version
-	out := Resolution{Release: res.Release, ManifestURL: base + "/manifest", Artifacts: []ResolvedArtifact{}}
+	out := Resolution{Release: res.Release, ManifestURL: base + "/manifest", Artifacts: []ResolvedArtifact{}, Required: res.Required}
 	for _, a := range res.Artifacts {
 		out.Artifacts = append(out.Artifacts, ResolvedArtifact{Artifact: a,
 			DownloadURL: base + "/artifacts/" + a.Name, SignatureURL: base + "/artifacts/" + a.Name + "/signature"})

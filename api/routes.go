@@ -90,6 +90,10 @@ func (s *Server) Routes() []Route {
 		{http.MethodGet, APIPrefix + "/signing/key", anyone, s.signingKey},
 		{http.MethodGet, APIPrefix + "/signing/keys", anyone, s.signingKeys},
 
+		// Rollout (DESIGN.md §14).
+		{http.MethodGet, release + "/rollout", reader, s.getRollout},
+		{http.MethodPut, release + "/rollout", rm, s.setRollout},
+
 		// Retention and deletion (DESIGN §13).
 		{http.MethodDelete, release, pub, s.deleteRelease},
 		{http.MethodPost, APIPrefix + "/retention/run", admin, s.runRetention},

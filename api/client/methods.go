@@ -158,7 +158,8 @@ func (c *Client) Withdraw(ctx context.Context, product, version string, in Withd
 // platform; nothing matching is a *Error with Code "NO_MATCH" (404).
 func (c *Client) Resolve(ctx context.Context, product string, q ResolveQuery) (*Resolution, error) {
 	v := url.Values{}
-	for k, s := range map[string]string{"constraint": q.Constraint, "os": q.OS, "arch": q.Arch, "min_state": q.MinState} {
+	for k, s := range map[string]string{"constraint": q.Constraint, "os": q.OS, "arch": q.Arch, "min_state": q.MinState,
+		"target": q.Target, "environment": q.Environment} {
 		if s != "" {
 			v.Set(k, s)
 		}

@@ -35,6 +35,8 @@ type Policy struct {
 	SupportedMinors   int      `json:"supported_minors"`
 	AllowedTypes      []string `json:"allowed_types"`
 	MaxArtifactBytes  int64    `json:"max_artifact_bytes"`
+
+	RolloutHaltFailureRatio float64 `json:"rollout_halt_failure_ratio"`
 	// Retention is what the retention runner may delete (nil: nothing).
 	Retention *RetentionPolicy `json:"retention,omitempty"`
 
@@ -56,6 +58,7 @@ func (p Policy) Input() PolicyInput {
 		AllowedTypes: append([]string{}, p.AllowedTypes...), MaxArtifactBytes: &p.MaxArtifactBytes,
 		Retention:       p.Retention,
 		AttestationKeys: p.AttestationKeys, RequiredAttestations: p.RequiredAttestations,
+		RolloutHaltFailureRatio: &p.RolloutHaltFailureRatio,
 	}
 }
 
@@ -70,6 +73,8 @@ type PolicyInput struct {
 	AllowedTypes      []string         `json:"allowed_types,omitempty"`
 	MaxArtifactBytes  *int64           `json:"max_artifact_bytes,omitempty"`
 	Retention         *RetentionPolicy `json:"retention,omitempty"`
+
+	RolloutHaltFailureRatio *float64 `json:"rollout_halt_failure_ratio,omitempty"`
 
 	AttestationKeys      []string `json:"attestation_keys,omitempty"`
 	RequiredAttestations []string `json:"required_attestations,omitempty"`
@@ -107,6 +112,8 @@ type Release struct {
 	Withdrawn      *Withdrawal       `json:"withdrawn,omitempty"`
 	History        []Transition      `json:"history"`
 	Artifacts      []Artifact        `json:"artifacts"`
+	// Rollout is the phased plan of a released release; nil: fully rolled out.
+	Rollout *Rollout `json:"rollout,omitempty"`
 
 	AttestationDigests []string `json:"attestation_digests,omitempty"`
 }
@@ -181,6 +188,8 @@ type PromoteInput struct {
 	To       string `json:"to"`
 	ChangeID string `json:"change_id,omitempty"`
 	Comment  string `json:"comment,omitempty"`
+	// Rollout, when set, is the first rollout plan (else percent 100).
+	Rollout *RolloutInput `json:"rollout,omitempty"`
 }
 
 // WithdrawInput is the body of Withdraw.
@@ -195,6 +204,9 @@ type ResolveQuery struct {
 	OS, Arch   string // "" for any
 	MinState   string // "released" (default) or "approved"
 	Current    bool   // skip superseded releases
+	// Target and Environment name the caller for rollouts: a release below
+	// 100% reaches only its pilots, environments and percentage of targets.
+	Target, Environment string
 }
 
 // Resolution is the answer of Resolve.
@@ -202,6 +214,8 @@ type Resolution struct {
 	Release     Release            `json:"release"`
 	Artifacts   []ResolvedArtifact `json:"artifacts"`
 	ManifestURL string             `json:"manifest_url"`
+	// Required: the rollout deadline passed and the target runs older.
+	Required bool `json:"required"`
 }
 
 // ResolvedArtifact is a matching artifact with where to download it

@@ -19,6 +19,7 @@ type getFlags struct {
 	os, arch, dir, keyFile, minState string
 	current                          bool
 	logState                         string // the signed log (cli_statement.go)
+	target, environment              string // rollouts (cli_rollout.go)
 }
 
 // installed is one file get put in place.
@@ -76,6 +77,8 @@ the next get. On any verification failure get exits with code 3 and leaves nothi
 	fl.StringVar(&f.minState, "min-state", "", "least mature state accepted: released (default) or approved")
 	fl.BoolVar(&f.current, "current", false, "only a current release (skip superseded maintenance versions)")
 	fl.StringVar(&f.logState, "log-state", "", "file remembering the last signed checkpoint seen: a log inconsistent with it (fork, rollback) is refused")
+	fl.StringVar(&f.target, "target", defaultTarget(), `this installer's target for rollouts (default: /etc/machine-id, else the host name; "" for none)`)
+	fl.StringVar(&f.environment, "environment", "", "environment this installer deploys to (rollouts to it apply)")
 	return o.bind(cmd)
 }
 
@@ -93,7 +96,7 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 	}
 	ctx := cmd.Context()
 	res, err := c.Resolve(ctx, r.product, client.ResolveQuery{Constraint: r.version, OS: anyPlatform(f.os),
-		Arch: anyPlatform(f.arch), MinState: f.minState, Current: f.current})
+		Arch: anyPlatform(f.arch), MinState: f.minState, Current: f.current, Target: f.target, Environment: f.environment})
 	if err != nil {
 		return fmt.Errorf("resolve %s: %w", r, err)
 	}
@@ -110,6 +113,9 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 		return fmt.Errorf("%s has no artifacts for %s/%s", exact, dash(f.os), dash(f.arch))
 	}
 	o.info(cmd, "resolved %s to %s (%s)", r, exact.version, rel.State)
+	if res.Required {
+		o.info(cmd, "note: %s is required: its rollout deadline has passed", exact)
+	}
 	if rel.SupersededBy != "" {
 		o.info(cmd, "note: %s is superseded by %s", exact, rel.SupersededBy)
 	}

@@ -180,6 +180,7 @@ sealed the release cannot approve it.`,
 
 func newPromoteCmd(o *cliOpts) *cobra.Command {
 	var in client.PromoteInput
+	var ro promoteRollout
 	cmd := &cobra.Command{
 		Use:   "promote <product>@<version> --to released --change-id <id>",
 		Short: "Release an approved release (release manager)",
@@ -197,6 +198,9 @@ line get this one from now on.`,
 			if in.To != client.StateReleased {
 				return usageError{fmt.Errorf("--to %q: the only target is released", in.To)}
 			}
+			if in.Rollout, err = ro.input(cmd); err != nil {
+				return err
+			}
 			c, err := o.client()
 			if err != nil {
 				return err
@@ -212,6 +216,7 @@ line get this one from now on.`,
 	fl.StringVar(&in.To, "to", client.StateReleased, "target state (released)")
 	fl.StringVar(&in.ChangeID, "change-id", "", "change (RFC) that authorises the release")
 	fl.StringVar(&in.Comment, "comment", "", "comment recorded in the history")
+	ro.bind(cmd)
 	return o.bind(cmd)
 }
 

@@ -51,6 +51,7 @@ Exit codes: 0 ok, 1 failure, 2 usage error, 3 verification failed, 4 not found.`
 	root.AddCommand(newProductCmd(o), newPolicyCmd(o), newTokenCmd(o))
 	root.AddCommand(newEventsCmd(o), newWebhookCmd(o), newSearchCmd(o))
 	root.AddCommand(newBaselineCmd(o), newDeployCmd(o))
+	root.AddCommand(newRolloutCmd(o))
 	root.AddCommand(newReleaseCmd(o), newRetentionCmd(o))
 	root.AddCommand(newAttestCmd(o))
 	root.AddCommand(newUILoginCmd(o))

@@ -59,7 +59,8 @@ var (
 		bucketTokens, bucketTokenHashes, bucketJournal, bucketWebhooks, bucketHookState, bucketHookLog,
 		bucketBaselines, bucketIdxChangeID, bucketIdxCIID, bucketIdxLabel, bucketDeployments,
 		bucketIdxDeployProduct, bucketIdxDeployRelease, bucketIdxDeployEnv, bucketIdxDeployTarget, bucketEnvironments,
-		bucketPublishers, bucketOIDCSeen, bucketLogNodes, bucketStatementSeq, bucketStatements}
+		bucketPublishers, bucketOIDCSeen, bucketLogNodes, bucketStatementSeq, bucketStatements,
+		bucketRolloutPilots, bucketRolloutCounts}
 
 	// unjournaledBuckets are written outside the journal's changes: the
 	// journal itself, the meta bucket and operational state.
@@ -202,6 +203,25 @@ func attestationTypePrefix(product string, vkey []byte, predicateType string) []
 // hasPrefix is bytes.HasPrefix for keys.
 func hasPrefix(k, prefix []byte) bool {
 	return len(k) >= len(prefix) && strings.HasPrefix(string(k), string(prefix))
+}
+
+// The pilots of rollouts (rollout.go), kept out of the release record so
+// that resolve, which decodes every release it walks past, never decodes a
+// list of up to 1,000 pilots; a pilot is one Get:
+//
+//	rollout_pilots <product> 0x00 <semver key> 0x00 <target> → {}
+//	rollout_counts <product> 0x00 <semver key>               → RolloutCounts JSON
+//
+// rollout_counts holds a release's running count of deployment records by
+// status, so the halt check of every deployment record is one read.
+var (
+	bucketRolloutPilots = []byte("rollout_pilots")
+	bucketRolloutCounts = []byte("rollout_counts")
+)
+
+// rolloutPilotPrefix is the start of the pilot entries of one release.
+func rolloutPilotPrefix(product string, vkey []byte) []byte {
+	return append(releaseKey(product, vkey), sep)
 }
 
 // Buckets of trusted publishing (publishers.go), both journaled:

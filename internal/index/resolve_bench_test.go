@@ -14,6 +14,12 @@ import (
 // i%10), each with one linux/amd64 artifact, straight into the index.
 func fillReleased(tb testing.TB, n int) *library.Service {
 	tb.Helper()
+	return library.New(library.Config{Repo: fillReleasedIndex(tb, n)})
+}
+
+// fillReleasedIndex is fillReleased's index.
+func fillReleasedIndex(tb testing.TB, n int) *Index {
+	tb.Helper()
 	ix, err := Open(filepath.Join(tb.TempDir(), "index.db"), Options{})
 	if err != nil {
 		tb.Fatal(err)
@@ -43,7 +49,7 @@ func fillReleased(tb testing.TB, n int) *library.Service {
 			tb.Fatal(err)
 		}
 	}
-	return library.New(library.Config{Repo: ix})
+	return ix
 }
 
 func TestResolveSeeksIntoTheRange(t *testing.T) {

@@ -253,7 +253,7 @@ func currentMembers(tx ReadTx, pr Principal) ([]BaselineMember, error) {
 	var out []BaselineMember
 	for _, name := range names {
 		cur, err := tx.Releases(name, ReleaseQuery{Limit: 1, Match: func(r *Release) bool {
-			return r.State == StateReleased && r.SupersededBy == "" && !r.Prerelease
+			return r.State == StateReleased && r.SupersededBy == "" && !r.Prerelease && FullyRolledOut(r)
 		}})
 		if err != nil {
 			return nil, err

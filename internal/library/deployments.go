@@ -184,6 +184,10 @@ func (s *Service) RecordDeployment(_ context.Context, pr Principal, in Deploymen
 		if err := tx.PutEnvironmentSlot(slot); err != nil {
 			return err
 		}
+		halt, err := s.countForRollout(tx, r, d) // before Record: its writes travel with the record's event
+		if err != nil {
+			return err
+		}
 		ev, err := tx.Record(Event{Time: d.RecordedAt, Actor: pr.Name, Type: EvDeploymentRecorded, Subject: d.Product + "@" + d.Version,
 			Data: map[string]any{"deployment": d}})
 		if err != nil {
@@ -191,6 +195,9 @@ func (s *Service) RecordDeployment(_ context.Context, pr Principal, in Deploymen
 		}
 		if ev.Seq != d.ID {
 			return fmt.Errorf("deployment recorded as event %d, expected %d", ev.Seq, d.ID)
+		}
+		if halt != nil {
+			return s.haltRollout(tx, pr, r, d, *halt)
 		}
 		return nil
 	})

@@ -98,6 +98,9 @@ type PromoteInput struct {
 	To       string `json:"to"`
 	ChangeID string `json:"change_id"`
 	Comment  string `json:"comment"`
+	// Rollout, when given, is the release's first rollout plan; without it
+	// the release is fully rolled out (DESIGN.md §14).
+	Rollout *RolloutInput `json:"rollout"`
 }
 
 // Promote releases an approved release and recomputes supersession.
@@ -110,6 +113,16 @@ func (s *Service) Promote(_ context.Context, pr Principal, product, version stri
 	}
 	if err := checkText("comment", in.Comment, maxText); err != nil {
 		return nil, err
+	}
+	var (
+		plan   *Rollout
+		pilots []string
+	)
+	if in.Rollout != nil {
+		var err error
+		if plan, pilots, err = in.Rollout.plan(pr.Name, s.clock()); err != nil {
+			return nil, err
+		}
 	}
 	return s.transition(product, version, func(tx WriteTx, p *Product, r *Release) error {
 		if r.State != StateApproved {
@@ -132,11 +145,18 @@ func (s *Service) Promote(_ context.Context, pr Principal, product, version stri
 		r.History = append(r.History, Transition{From: r.State, To: StateReleased, Actor: pr.Name, Time: now, ChangeID: in.ChangeID, Comment: in.Comment})
 		r.State = StateReleased
 		r.ReleasedBy, r.ReleasedAt = pr.Name, &now
+		r.Rollout = plan
 		if err := tx.PutRelease(r); err != nil {
 			return err
 		}
-		if _, err := tx.Record(Event{Time: now, Actor: pr.Name, Type: EvReleaseReleased, Subject: product + "@" + version,
-			Data: map[string]any{"product": product, "version": version, "change_id": in.ChangeID, "comment": in.Comment}}); err != nil {
+		if err := tx.SetRolloutPilots(product, version, pilots); err != nil {
+			return err
+		}
+		data := map[string]any{"product": product, "version": version, "change_id": in.ChangeID, "comment": in.Comment}
+		if plan != nil {
+			data["rollout"], data["pilots"] = plan, pilots
+		}
+		if _, err := tx.Record(Event{Time: now, Actor: pr.Name, Type: EvReleaseReleased, Subject: product + "@" + version, Data: data}); err != nil {
 			return err
 		}
 		return s.resupersede(tx, pr, p, now)
@@ -192,9 +212,11 @@ func (s *Service) Withdraw(_ context.Context, pr Principal, product, version str
 }
 
 // resupersede recomputes superseded_by for every released version of the
-// product in the transaction that changed the released set.
+// product in the transaction that changed the released set. Only fully
+// rolled-out releases count (DESIGN.md §14): a release in rollout neither
+// supersedes nor is superseded, and keeps superseded_by "".
 func (s *Service) resupersede(tx WriteTx, pr Principal, p *Product, now time.Time) error {
-	released, err := tx.Releases(p.Name, ReleaseQuery{Match: func(r *Release) bool { return r.State == StateReleased }})
+	released, err := tx.Releases(p.Name, ReleaseQuery{Match: func(r *Release) bool { return r.State == StateReleased && FullyRolledOut(r) }})
 	if err != nil {
 		return err
 	}

@@ -77,6 +77,9 @@ type Release struct {
 	Withdrawn      *Withdrawal       `json:"withdrawn,omitempty"`
 	History        []Transition      `json:"history"`
 	Artifacts      []Artifact        `json:"artifacts"`
+	// Rollout is the phased plan of a released release (rollout.go); nil
+	// means fully rolled out.
+	Rollout *Rollout `json:"rollout,omitempty"`
 	// AttestationDigests names the release's attestations ("sha256:<hex>"
 	// of the stored bytes), in upload order (attestations.go).
 	AttestationDigests []string `json:"attestation_digests,omitempty"`

@@ -14,6 +14,11 @@ type Policy struct {
 	SupportedMinors   int           `json:"supported_minors"`
 	AllowedTypes      []ReleaseType `json:"allowed_types"`
 	MaxArtifactBytes  int64         `json:"max_artifact_bytes"`
+	// RolloutHaltFailureRatio halts a release in rollout when at least
+	// RolloutHaltMinRecords of its deployment records exist and this share
+	// of them failed (0: never). Products stored before the field existed
+	// read 0.
+	RolloutHaltFailureRatio float64 `json:"rollout_halt_failure_ratio"`
 	// Retention, when set, lets the retention runner delete what was
 	// never released (retention.go).
 	Retention *RetentionPolicy `json:"retention,omitempty"`
@@ -27,6 +32,10 @@ type Policy struct {
 // DefaultMaxArtifactBytes is the default largest artifact: 10 GiB.
 const DefaultMaxArtifactBytes = 10 << 30
 
+// DefaultRolloutHaltFailureRatio is the default share of failed deployment
+// records that halts a rollout.
+const DefaultRolloutHaltFailureRatio = 0.2
+
 // DefaultPolicy is the policy of a product created without one.
 func DefaultPolicy() Policy {
 	return Policy{
@@ -37,6 +46,8 @@ func DefaultPolicy() Policy {
 		SupportedMinors:   1,
 		AllowedTypes:      []ReleaseType{TypeMajor, TypeMinor, TypeEmergency},
 		MaxArtifactBytes:  DefaultMaxArtifactBytes,
+
+		RolloutHaltFailureRatio: DefaultRolloutHaltFailureRatio,
 	}
 }
 
@@ -51,6 +62,8 @@ type PolicyInput struct {
 	AllowedTypes      []ReleaseType    `json:"allowed_types"`
 	MaxArtifactBytes  *int64           `json:"max_artifact_bytes"`
 	Retention         *RetentionPolicy `json:"retention"`
+
+	RolloutHaltFailureRatio *float64 `json:"rollout_halt_failure_ratio"`
 
 	AttestationKeys      []string `json:"attestation_keys"`
 	RequiredAttestations []string `json:"required_attestations"`
@@ -80,6 +93,9 @@ func (in PolicyInput) Policy() (Policy, error) {
 	if in.MaxArtifactBytes != nil {
 		p.MaxArtifactBytes = *in.MaxArtifactBytes
 	}
+	if in.RolloutHaltFailureRatio != nil {
+		p.RolloutHaltFailureRatio = *in.RolloutHaltFailureRatio
+	}
 	if in.Retention != nil {
 		r := *in.Retention
 		p.Retention = &r
@@ -104,6 +120,8 @@ func (p Policy) Validate() error {
 		return bad("allowed_types", "must name at least one of major, minor, emergency")
 	case p.MaxArtifactBytes < 1 || p.MaxArtifactBytes > 5<<40:
 		return bad("max_artifact_bytes", "must be between 1 and 5 TiB")
+	case !(p.RolloutHaltFailureRatio >= 0 && p.RolloutHaltFailureRatio <= 1):
+		return bad("rollout_halt_failure_ratio", "must be between 0 (never halt) and 1")
 	}
 	seen := map[ReleaseType]bool{}
 	for _, t := range p.AllowedTypes {

@@ -73,6 +73,14 @@ type ReadTx interface {
 	// EnvironmentSlots lists an environment's slots by product and target.
 	EnvironmentSlots(env string) ([]*EnvironmentSlot, error)
 
+	// RolloutPilot reports whether target is a pilot of the release's
+	// rollout (rollout.go); RolloutPilots lists them, sorted.
+	RolloutPilot(product, version, target string) (bool, error)
+	RolloutPilots(product, version string) ([]string, error)
+	// RolloutCounts is a release's running count of deployment records,
+	// or nil when none is kept (rollout.go).
+	RolloutCounts(product, version string) (*RolloutCounts, error)
+
 	// Attestations lists a release's attestations by digest.
 	Attestations(product, version string) ([]Attestation, error)
 	// Attestation returns one (ErrAttestationNotFound).
@@ -94,6 +102,9 @@ type WriteTx interface {
 	// PutDeployment stores a record and its secondary index entries.
 	PutDeployment(*Deployment) error
 	PutEnvironmentSlot(*EnvironmentSlot) error
+	// SetRolloutPilots replaces the pilots of a release's rollout.
+	SetRolloutPilots(product, version string, pilots []string) error
+	PutRolloutCounts(product, version string, c *RolloutCounts) error
 	// DeleteRelease removes a release record, its CMDB link entries and
 	// its artifact records (never its blobs).
 	DeleteRelease(product, version string) error

@@ -11,6 +11,10 @@ type ResolveRequest struct {
 	OS, Arch   string
 	MinState   string // released (default) or approved
 	Current    bool
+	// Target and Environment name the caller for rollouts (DESIGN.md §14):
+	// a release below 100% is returned only to its pilots, environments
+	// and the targets its percentage reaches.
+	Target, Environment string
 }
 
 // Resolution is the release an installer should install and its matching
@@ -18,6 +22,9 @@ type ResolveRequest struct {
 type Resolution struct {
 	Release   *Release
 	Artifacts []Artifact
+	// Required: the release's rollout deadline has passed and the target
+	// runs an older version.
+	Required bool
 }
 
 // Resolve returns the highest release that satisfies the request. It walks
@@ -32,6 +39,16 @@ func (s *Service) Resolve(_ context.Context, product string, req ResolveRequest)
 	}
 	if err := ValidatePlatform("arch", req.Arch); err != nil {
 		return nil, err
+	}
+	if req.Target != "" {
+		if err := ValidateTarget(req.Target); err != nil {
+			return nil, err
+		}
+	}
+	if req.Environment != "" {
+		if err := ValidateEnvironment(req.Environment); err != nil {
+			return nil, err
+		}
 	}
 	q := ResolveQuery{OS: req.OS, Arch: req.Arch, Current: req.Current}
 	switch req.MinState {
@@ -73,6 +90,15 @@ func (s *Service) Resolve(_ context.Context, product string, req ResolveRequest)
 			if txErr != nil || !Eligible(r, q) {
 				return false
 			}
+			if !Reaches(r, product, req.Target, req.Environment, func() bool {
+				ok, err := tx.RolloutPilot(product, r.Version, req.Target)
+				if err != nil {
+					txErr = err
+				}
+				return ok
+			}) {
+				return false
+			}
 			arts, err := tx.Artifacts(product, r.Version)
 			if err != nil {
 				txErr = err
@@ -89,6 +115,10 @@ func (s *Service) Resolve(_ context.Context, product string, req ResolveRequest)
 		if txErr != nil {
 			return txErr
 		}
+		if err != nil || out == nil {
+			return err
+		}
+		out.Required, err = rolloutRequired(tx, out.Release, req.Target, req.Environment, s.clock())
 		return err
 	})
 	if err != nil {

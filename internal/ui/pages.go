@@ -191,6 +191,9 @@ type releaseData struct {
 	Needed     int
 	Forms      actionForms
 	Evidence   []evidence
+	// Rollout is the release's rollout plan and progress (DESIGN.md §14),
+	// nil for a release that was never released.
+	Rollout *library.RolloutView
 }
 
 // evidence is one attestation about a release (DESIGN.md §12), as the
@@ -233,7 +236,7 @@ func (u *UI) releasePage(w http.ResponseWriter, r *http.Request, s *session) {
 		u.fail(w, r, s, err)
 		return
 	}
-	d := releaseData{Product: p, Release: rel, Evidence: u.releaseEvidence(r.Context(), rel)}
+	d := releaseData{Product: p, Release: rel, Evidence: u.releaseEvidence(r.Context(), rel), Rollout: u.releaseRollout(r.Context(), rel)}
 	if u.allowed(s.pr, http.MethodGet, apiDeploys, name) {
 		d.Deployments, _, err = u.lib.Deployments(r.Context(), s.pr, library.DeploymentFilter{Product: name, Version: version, Limit: 20})
 		if err != nil {

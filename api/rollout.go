@@ -1,0 +1,33 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reliquary/reliquary/internal/library"
+)
+
+// Rollout: pilots, canaries and deadlines (DESIGN.md §14).
+
+func (s *Server) getRollout(c *gin.Context) {
+	v, err := s.lib.Rollout(c, c.Param("product"), c.Param("version"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) setRollout(c *gin.Context) {
+	var in library.RolloutInput
+	if !decodeJSON(c, &in) {
+		return
+	}
+	v, err := s.lib.SetRollout(c, principal(c), c.Param("product"), c.Param("version"), in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
