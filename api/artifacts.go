@@ -78,7 +78,13 @@ func (s *Server) downloadArtifact(c *gin.Context) {
 	h.Set("Last-Modified", a.UploadedAt.UTC().Format(http.TimeFormat))
 	releaseWarnings(h, r)
 
-	if c.Request.Method == http.MethodGet && (s.redirect || c.Query("redirect") == "1" || c.Query("redirect") == "true") {
+	// Conditional requests are answered before any redirect (DESIGN §15).
+	if notModified(c.Request, etag, a.UploadedAt) {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	if c.Request.Method == http.MethodGet && (s.redirect || c.Query("redirect") == "1" || c.Query("redirect") == "true") &&
+		!s.forwardsAuth(c.Request) {
 		u, err := s.lib.PresignArtifact(c, ref, s.expiry)
 		switch {
 		case err == nil:
@@ -88,10 +94,6 @@ func (s *Server) downloadArtifact(c *gin.Context) {
 			fail(c, err)
 			return
 		} // the filesystem store cannot presign: serve the bytes directly
-	}
-	if inm := c.GetHeader("If-None-Match"); inm != "" && etagMatches(inm, etag) {
-		c.Status(http.StatusNotModified)
-		return
 	}
 
 	status, off, length := http.StatusOK, int64(0), a.Size

@@ -89,5 +89,9 @@ func (s *Server) Routes() []Route {
 
 		{http.MethodGet, APIPrefix + "/signing/key", anyone, s.signingKey},
 		{http.MethodGet, APIPrefix + "/signing/keys", anyone, s.signingKeys},
+
+		// Downloads everywhere (DESIGN §15): header-free links, manifest HEAD.
+		{http.MethodGet, release + "/artifacts/:name/link", reader, s.artifactLink},
+		{http.MethodHead, release + "/manifest", reader, s.manifest},
 	}
 }

@@ -55,6 +55,12 @@ type Config struct {
 	// (0: DefaultMaxUploadsPerToken; negative: no limit).
 	MaxUploadsPerToken int
 	Logger             *slog.Logger
+	// LinkSecret signs download links (nil: a random one per process).
+	LinkSecret []byte
+	// ForwardsAuthAgents are User-Agent prefixes of clients that send their
+	// Authorization header on to a redirect's other host (nil: Wget/ and
+	// aria2/); in redirect mode they are served the bytes directly.
+	ForwardsAuthAgents []string
 }
 
 // Server holds the handlers' dependencies.
@@ -78,6 +84,9 @@ type Server struct {
 	bytesIn  prometheus.Counter
 	bytesOut prometheus.Counter
 	uploads  *uploadLimiter
+	// Download links and redirect exceptions (links.go, artifacts.go).
+	linkSecret    []byte
+	forwardsAuthn []string
 }
 
 // New builds the server and its metrics.
@@ -88,6 +97,13 @@ func New(cfg Config) *Server {
 		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken)}
 	if s.notifier == nil {
 		s.notifier = journal.NewNotifier()
+	}
+	s.linkSecret, s.forwardsAuthn = cfg.LinkSecret, cfg.ForwardsAuthAgents
+	if len(s.linkSecret) == 0 {
+		s.linkSecret = NewLinkSecret()
+	}
+	if s.forwardsAuthn == nil {
+		s.forwardsAuthn = DefaultForwardsAuthAgents
 	}
 	if s.expiry == 0 {
 		s.expiry = 5 * time.Minute
@@ -123,7 +139,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	_ = r.SetTrustedProxies(nil)
-	r.Use(s.recovery, s.requestIDAndLog, securityHeaders)
+	r.Use(s.recovery, s.requestIDAndLog, securityHeaders, normalizeVersionParam)
 	for _, rt := range s.Routes() {
 		r.Handle(rt.Method, rt.Path, s.authorize(rt), rt.Handler)
 	}
@@ -230,6 +246,13 @@ func (s *Server) authorize(rt Route) gin.HandlerFunc {
 		var pr library.Principal
 		auth := c.GetHeader("Authorization")
 		switch {
+		case auth == "" && c.Query("ticket") != "" && isDownloadRoute(rt):
+			p, err := s.ticketPrincipal(c)
+			if err != nil {
+				writeError(c, http.StatusUnauthorized, CodeUnauthenticated, err.Error(), nil)
+				return
+			}
+			pr = p
 		case auth == "" && s.anonRead && rt.Perm == library.RoleReader:
 			pr = library.Anonymous
 		case auth == "":

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reliquary/reliquary/api/client"
+	"github.com/reliquary/reliquary/internal/library"
 )
 
 // DefaultURL is the server the client commands talk to when neither --url
@@ -180,6 +181,9 @@ func parseRef(s string, needVersion bool) (ref, error) {
 			return ref{}, usageError{fmt.Errorf("%q: expected <product>@<version>, e.g. hr@1.2.0", s)}
 		}
 		return ref{}, usageError{fmt.Errorf("%q: expected <product>[@<constraint>], e.g. hr@^1.2", s)}
+	}
+	if needVersion {
+		v = library.NormalizeVersionInput(v) // v1.4.0, as CI tags are
 	}
 	return ref{product: p, version: v}, nil
 }

@@ -47,6 +47,8 @@ type serveConfig struct {
 	MemoryLimit string `yaml:"memory-limit"`
 	// ReadHeaderTimeout is hidden: tests shorten it (slow-loris test).
 	ReadHeaderTimeout time.Duration `yaml:"read-header-timeout"`
+	// S3PublicEndpoint is the store's address in presigned URLs (redirects).
+	S3PublicEndpoint string `yaml:"s3-public-endpoint"`
 }
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
@@ -66,6 +68,7 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxUploadsPerToken, "max-uploads-per-token", api.DefaultMaxUploadsPerToken, "uploads one token may stream at once; more answer 429 TOO_MANY_UPLOADS")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send its request headers")
 	_ = fs.MarkHidden("read-header-timeout")
+	fs.StringVar(&c.S3PublicEndpoint, "s3-public-endpoint", "", "S3 address that downloaders reach, named in presigned URLs with --downloads redirect: host:port or https://host[:port] (default --s3-endpoint)")
 }
 
 // bindStoreFlags binds the settings that locate the index and the store
@@ -195,7 +198,7 @@ func (c *serveConfig) validate() error {
 
 func (c *serveConfig) s3Config() s3.Config {
 	return s3.Config{Endpoint: c.S3Endpoint, Bucket: c.S3Bucket, Region: c.S3Region,
-		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Insecure: c.S3Insecure}
+		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Insecure: c.S3Insecure, PublicEndpoint: c.S3PublicEndpoint}
 }
 
 // parseBytes reads a size such as 192MiB, 1GiB, 512KiB or 1048576 ("" is 0).

@@ -41,6 +41,8 @@ Exit codes: 0 ok, 1 failure, 2 usage error, 3 verification failed, 4 not found.`
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.Version = readBuildVersion().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	o := &cliOpts{}
 	root.AddCommand(newServeCmd())
@@ -52,5 +54,6 @@ Exit codes: 0 ok, 1 failure, 2 usage error, 3 verification failed, 4 not found.`
 	root.AddCommand(newEventsCmd(o), newWebhookCmd(o), newSearchCmd(o))
 	root.AddCommand(newBaselineCmd(o), newDeployCmd(o))
 	root.AddCommand(newCompletionCmd(root))
+	root.AddCommand(newURLCmd(o), newVersionCmd(), newHealthcheckCmd())
 	return root
 }

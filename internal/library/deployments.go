@@ -93,6 +93,7 @@ func (in *DeploymentInput) validate() (json.RawMessage, error) {
 	if err := ValidateProductName(in.Product); err != nil {
 		return nil, err
 	}
+	in.Version = NormalizeVersionInput(in.Version)
 	if _, err := ParseVersion(in.Version); err != nil {
 		return nil, err
 	}
@@ -220,6 +221,7 @@ func (s *Service) Deployments(_ context.Context, pr Principal, f DeploymentFilte
 		if f.Product == "" {
 			return nil, "", withDetails(ErrInvalidInput, "filtering by version needs a product", map[string]any{"parameter": "version"})
 		}
+		f.Version = NormalizeVersionInput(f.Version)
 		if _, err := ParseVersion(f.Version); err != nil {
 			return nil, "", err
 		}

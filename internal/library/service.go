@@ -215,6 +215,7 @@ func (s *Service) CreateRelease(_ context.Context, pr Principal, product string,
 	if err := ValidateProductName(product); err != nil {
 		return nil, err
 	}
+	in.Version = NormalizeVersionInput(in.Version)
 	v, err := ParseVersion(in.Version)
 	if err != nil {
 		return nil, err

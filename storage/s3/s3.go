@@ -45,6 +45,10 @@ type Config struct {
 	SecretKey string
 	Insecure  bool   // plain HTTP
 	PartSize  uint64 // 0 means DefaultPartSize
+	// PublicEndpoint is the host presigned URLs name, for clients that reach
+	// the store by another address than the service does: host:port (the
+	// scheme of Insecure) or http(s)://host[:port]. "" means Endpoint.
+	PublicEndpoint string
 }
 
 // Validate reports the first missing or malformed setting in words a person
@@ -64,12 +68,16 @@ func (c Config) Validate() error {
 	case c.PartSize != 0 && c.PartSize < 5<<20:
 		return fmt.Errorf("s3 part size %d is below the S3 minimum of 5 MiB", c.PartSize)
 	}
+	if _, _, err := c.publicEndpoint(); err != nil {
+		return err
+	}
 	return nil
 }
 
 // Store is a BlobStore on one S3 bucket.
 type Store struct {
 	client   *minio.Client
+	presign  *minio.Client // the client of PublicEndpoint, or client
 	bucket   string
 	endpoint string
 	partSize uint64
@@ -107,7 +115,21 @@ func New(cfg Config) (*Store, error) {
 	if part == 0 {
 		part = DefaultPartSize
 	}
-	return &Store{client: client, bucket: cfg.Bucket, endpoint: cfg.Endpoint, partSize: part}, nil
+	presign := client
+	if host, secure, _ := cfg.publicEndpoint(); host != "" {
+		// Presigning is local (the region is known): this client never
+		// connects; it only names the public host in the signature.
+		presign, err = minio.New(host, &minio.Options{
+			Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+			Secure:       secure,
+			Region:       region,
+			BucketLookup: minio.BucketLookupPath,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("s3 public endpoint %s: %w", cfg.PublicEndpoint, err)
+		}
+	}
+	return &Store{client: client, presign: presign, bucket: cfg.Bucket, endpoint: cfg.Endpoint, partSize: part}, nil
 }
 
 // Client exposes the minio-go client (benchmarks compare against it).
@@ -351,7 +373,7 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 	if filename != "" {
 		params.Set("response-content-disposition", mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
 	}
-	u, err := s.client.PresignedGetObject(ctx, s.bucket, key, expiry, params)
+	u, err := s.presign.PresignedGetObject(ctx, s.bucket, key, expiry, params)
 	if err != nil {
 		return nil, s.mapErr("presign "+key, err)
 	}
@@ -420,4 +442,25 @@ func (s *Store) mapErr(op string, err error) error {
 		return fmt.Errorf("%s at %s: %w: %v", op, s.endpoint, storage.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s at %s: %w", op, s.endpoint, err)
+}
+
+// publicEndpoint parses PublicEndpoint into a host[:port] and whether it
+// speaks HTTPS ("" when unset).
+func (c Config) publicEndpoint() (host string, secure bool, err error) {
+	if c.PublicEndpoint == "" {
+		return "", false, nil
+	}
+	raw, secure := c.PublicEndpoint, !c.Insecure
+	if strings.Contains(raw, "://") {
+		u, perr := url.Parse(raw)
+		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return "", false, fmt.Errorf("s3 public endpoint %q must be host:port or http(s)://host[:port] with no path", raw)
+		}
+		return u.Host, u.Scheme == "https", nil
+	}
+	if strings.ContainsAny(raw, "/?#@ ") {
+		return "", false, fmt.Errorf("s3 public endpoint %q must be host:port or http(s)://host[:port] with no path", raw)
+	}
+	return raw, secure, nil
 }
