@@ -249,6 +249,7 @@ func (s *Server) authorize(rt Route) gin.HandlerFunc {
 		case auth == "" && c.Query("ticket") != "" && isDownloadRoute(rt):
 			p, err := s.ticketPrincipal(c)
 			if err != nil {
+				c.Header("WWW-Authenticate", `Bearer realm="reliquary", error="invalid_token"`)
 				writeError(c, http.StatusUnauthorized, CodeUnauthenticated, err.Error(), nil)
 				return
 			}
