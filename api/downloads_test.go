@@ -265,3 +265,42 @@ func (w *writerAtBuffer) WriteAt(p []byte, off int64) (int, error) {
 	}
 	return copy(w.b[off:], p), nil
 }
+
+// TestJSONAnswersEndWithNewline: gin-rendered JSON (answers and errors)
+// ends with "\n"; exact bytes (an artifact uploaded as JSON, the signed
+// manifest) are served unchanged; resolve shows release.artifacts.
+func TestJSONAnswersEndWithNewline(t *testing.T) {
+	e := newDownloadsEnv(t, testenv.ServerOptions{}, 10)
+	for _, path := range []string{"/products", "/products/hr/releases/1.0.0", "/products/nope"} {
+		r := e.reader.do("GET", path, nil)
+		if !bytes.HasSuffix(r.body, []byte("}\n")) {
+			t.Errorf("GET %s: body does not end with a newline: %q", path, r.body[max(0, len(r.body)-20):])
+		}
+	}
+	doc := []byte(`{"exact":true}`)
+	e.ci.json("POST", "/products/hr/releases", map[string]any{"version": "1.1.0"}).must(t, 201)
+	e.ci.do("PUT", "/products/hr/releases/1.1.0/artifacts/doc.json", bytes.NewReader(doc),
+		"Content-Type", "application/json; charset=utf-8").must(t, 201)
+	if r := e.reader.do("GET", "/products/hr/releases/1.1.0/artifacts/doc.json", nil).must(t, 200); !bytes.Equal(r.body, doc) {
+		t.Errorf("a JSON artifact came back as %q", r.body)
+	}
+	m := e.reader.do("GET", "/products/hr/releases/1.0.0/manifest", nil).must(t, 200)
+	sum := sha256.Sum256(m.body)
+	if m.header.Get("ETag") != `"`+hex.EncodeToString(sum[:])+`"` || bytes.HasSuffix(m.body, []byte("\n")) {
+		t.Errorf("manifest bytes changed on the way: %q", m.body)
+	}
+	var rm struct{ Secret string }
+	e.admin.json("POST", "/tokens", map[string]any{"name": "alice", "role": "release-manager"}).must(t, 201).decode(t, &rm)
+	alice := newClient(t, e.srv, rm.Secret)
+	alice.json("POST", "/products/hr/releases/1.0.0/approvals", map[string]string{"comment": "ok"}).must(t, 200)
+	alice.json("POST", "/products/hr/releases/1.0.0/promote", map[string]string{"to": "released", "change_id": "CHG-1"}).must(t, 200)
+	var res struct {
+		Release struct {
+			Artifacts *[]map[string]any `json:"artifacts"`
+		} `json:"release"`
+	}
+	e.reader.do("GET", "/products/hr/resolve?constraint=^1", nil).must(t, 200).decode(t, &res)
+	if res.Release.Artifacts == nil || len(*res.Release.Artifacts) != 1 {
+		t.Errorf("resolve answer's release.artifacts: %v, want the release's one artifact", res.Release.Artifacts)
+	}
+}

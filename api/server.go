@@ -139,7 +139,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	_ = r.SetTrustedProxies(nil)
-	r.Use(s.recovery, s.requestIDAndLog, securityHeaders, normalizeVersionParam)
+	r.Use(s.recovery, s.requestIDAndLog, securityHeaders, normalizeVersionParam, jsonNewline)
 	for _, rt := range s.Routes() {
 		r.Handle(rt.Method, rt.Path, s.authorize(rt), rt.Handler)
 	}
