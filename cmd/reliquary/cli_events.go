@@ -174,14 +174,18 @@ func newSearchCmd(o *cliOpts) *cobra.Command {
 	var q client.ReleaseSearch
 	cmd := &cobra.Command{
 		Use:   "search",
-		Short: "Find releases across products by change, configuration item or label",
+		Short: "Find releases across products by change, configuration item, label or file digest",
+		Long: `Find releases across products. --change-id finds every release a change touched: created,
+promoted or withdrawn under it, listed in a baseline made under it, or deployed under it.
+--sha256 answers "which release contains this file?".`,
 		Example: `  reliquary search --change-id CHG-1042
   reliquary search --ci-id CI-HR --state released -o json
-  reliquary search --label train:q3`,
+  reliquary search --label train=q3
+  reliquary search --sha256 "$(sha256sum hr.tar.gz | cut -d' ' -f1)"`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if q.ChangeID == "" && q.CIID == "" && q.Label == "" {
-				return usageError{fmt.Errorf("give --change-id, --ci-id or --label")}
+			if q.ChangeID == "" && q.CIID == "" && q.Label == "" && q.SHA256 == "" {
+				return usageError{fmt.Errorf("give --change-id, --ci-id, --label or --sha256")}
 			}
 			c, err := o.client()
 			if err != nil {
@@ -213,7 +217,8 @@ func newSearchCmd(o *cliOpts) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&q.ChangeID, "change-id", "", "releases authorised by this change")
 	fl.StringVar(&q.CIID, "ci-id", "", "releases implementing or changing this configuration item")
-	fl.StringVar(&q.Label, "label", "", "releases with this label, key:value")
+	fl.StringVar(&q.Label, "label", "", "releases with this label, key=value or key:value")
 	fl.StringVar(&q.State, "state", "", "only releases in this state")
+	fl.StringVar(&q.SHA256, "sha256", "", "releases containing an artifact with this SHA-256 (hex)")
 	return o.bind(cmd)
 }

@@ -9,12 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reliquary/reliquary/api/client"
+	"github.com/reliquary/reliquary/internal/library"
 )
 
 type pushFlags struct {
@@ -68,7 +68,7 @@ platform.`,
 	fl.StringVar(&f.arch, "arch", "", "architecture of the builds (e.g. amd64)")
 	fl.StringVar(&f.changeID, "change-id", "", "change (RFC) that authorises the release, when it is created")
 	fl.StringSliceVar(&f.ciIDs, "ci-id", nil, "configuration item the release implements (repeatable)")
-	fl.StringArrayVar(&f.labels, "label", nil, "label key=value of a new release (repeatable)")
+	fl.StringArrayVar(&f.labels, "label", nil, "label key=value (or key:value) of a new release (repeatable)")
 	fl.StringVar(&f.notes, "notes", "", "release notes of a new release")
 	fl.StringVar(&f.mediaType, "media-type", "", "Content-Type of the files (default: guessed by the server)")
 	fl.BoolVar(&f.seal, "seal", false, "seal the release after the upload")
@@ -79,9 +79,9 @@ platform.`,
 func runPush(cmd *cobra.Command, o *cliOpts, f *pushFlags, r ref, paths []string) error {
 	labels := map[string]string{}
 	for _, l := range f.labels {
-		k, v, ok := strings.Cut(l, "=")
+		k, v, ok := library.CutLabel(l)
 		if !ok || k == "" {
-			return usageError{fmt.Errorf("--label %q: expected key=value", l)}
+			return usageError{fmt.Errorf("--label %q: expected key=value (or key:value)", l)}
 		}
 		labels[k] = v
 	}

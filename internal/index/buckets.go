@@ -58,7 +58,8 @@ var (
 	allBuckets = [][]byte{bucketMeta, bucketProducts, bucketReleases, bucketArtifacts,
 		bucketTokens, bucketTokenHashes, bucketJournal, bucketWebhooks, bucketHookState, bucketHookLog,
 		bucketBaselines, bucketIdxChangeID, bucketIdxCIID, bucketIdxLabel, bucketDeployments,
-		bucketIdxDeployProduct, bucketIdxDeployRelease, bucketIdxDeployEnv, bucketIdxDeployTarget, bucketEnvironments}
+		bucketIdxDeployProduct, bucketIdxDeployRelease, bucketIdxDeployEnv, bucketIdxDeployTarget, bucketEnvironments,
+		bucketIdxSHA256}
 
 	// unjournaledBuckets are written outside the journal's changes: the
 	// journal itself, the meta bucket and operational state.
@@ -170,3 +171,8 @@ func decodeHead(b []byte) (uint64, string) {
 func hasPrefix(k, prefix []byte) bool {
 	return len(k) >= len(prefix) && strings.HasPrefix(string(k), string(prefix))
 }
+
+// The artifact digest index (digests.go): which releases contain a file.
+//
+//	idx_sha256  <sha256 hex> 0x00 <product> 0x00 <semver key> → {}
+var bucketIdxSHA256 = []byte("idx_sha256")

@@ -346,18 +346,27 @@ func (s *Service) Environment(_ context.Context, pr Principal, env string) (*Env
 type ReleaseSearch struct {
 	ChangeID string
 	CIID     string
-	Label    string // key:value
+	Label    string // key:value (or key=value)
 	State    State
 	Limit    int
 	Cursor   string // product@version of the last release of the previous page
+	// SHA256 finds the releases containing an artifact with this digest.
+	SHA256 string
 }
 
 // SearchReleases answers a CMDB search from the link indexes (never a
 // scan of every release), limited to the products the principal may
 // access. Results are ordered by product, then newest first.
 func (s *Service) SearchReleases(_ context.Context, pr Principal, q ReleaseSearch) (list []*Release, next string, err error) {
-	if q.ChangeID == "" && q.CIID == "" && q.Label == "" {
-		return nil, "", withDetails(ErrInvalidInput, "give at least one of change_id, ci_id and label", nil)
+	if q.ChangeID == "" && q.CIID == "" && q.Label == "" && q.SHA256 == "" {
+		return nil, "", withDetails(ErrInvalidInput, "give at least one of change_id, ci_id, label and sha256", nil)
+	}
+	if q.SHA256 != "" {
+		d, err := parseSHA256(q.SHA256)
+		if err != nil {
+			return nil, "", err
+		}
+		q.SHA256 = d
 	}
 	for _, f := range []struct{ name, v string }{{"change_id", q.ChangeID}, {"ci_id", q.CIID}, {"label", q.Label}} {
 		if err := checkText(f.name, f.v, 512); err != nil {
@@ -370,8 +379,8 @@ func (s *Service) SearchReleases(_ context.Context, pr Principal, q ReleaseSearc
 	var labelKey, labelValue string
 	if q.Label != "" {
 		var ok bool
-		if labelKey, labelValue, ok = strings.Cut(q.Label, ":"); !ok || labelKey == "" {
-			return nil, "", withDetails(ErrInvalidInput, "label must be key:value", map[string]any{"field": "label"})
+		if labelKey, labelValue, ok = CutLabel(q.Label); !ok || labelKey == "" {
+			return nil, "", withDetails(ErrInvalidInput, "label must be key:value or key=value", map[string]any{"field": "label"})
 		}
 	}
 	var after *ReleaseRef
@@ -392,6 +401,8 @@ func (s *Service) SearchReleases(_ context.Context, pr Principal, q ReleaseSearc
 	// The most selective link drives the walk; the others filter.
 	lq := LinkQuery{After: after, Limit: limit + 1}
 	switch {
+	case q.SHA256 != "":
+		lq.Kind, lq.Value = LinkSHA256, q.SHA256
 	case q.ChangeID != "":
 		lq.Kind, lq.Value = LinkChangeID, q.ChangeID
 	case q.CIID != "":
@@ -400,7 +411,7 @@ func (s *Service) SearchReleases(_ context.Context, pr Principal, q ReleaseSearc
 		lq.Kind, lq.Key, lq.Value = LinkLabel, labelKey, labelValue
 	}
 	lq.Match = func(r *Release) bool {
-		if !pr.CanAccess(r.Product) || (q.State != "" && r.State != q.State) || (q.ChangeID != "" && r.ChangeID != q.ChangeID) {
+		if !pr.CanAccess(r.Product) || (q.State != "" && r.State != q.State) || (q.ChangeID != "" && lq.Kind != LinkChangeID && !changeLinks(r, q.ChangeID)) {
 			return false
 		}
 		if q.CIID != "" && !slices.Contains(r.CIIDs, q.CIID) {
@@ -436,6 +447,7 @@ const (
 	LinkChangeID LinkKind = "change_id"
 	LinkCIID     LinkKind = "ci_id"
 	LinkLabel    LinkKind = "label"
+	LinkSHA256   LinkKind = "sha256"
 )
 
 // LinkQuery selects releases across products through one link index,
