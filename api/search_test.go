@@ -61,7 +61,7 @@ func TestSearchEveryChangeAndDigest(t *testing.T) {
 	want("sha256="+digest, "hr@1.1.0", "hr@1.0.0")
 	want("sha256="+strings.ToUpper(digest)+"&state=draft", "hr@1.1.0")
 	want("sha256=sha256:"+digest+"&change_id=CHG-NEW", "hr@1.1.0")
-	want("sha256="+strings.Repeat("0", 64))
+	want("sha256=" + strings.Repeat("0", 64))
 	if r := e.reader.hostileClient().json("GET", "/releases?sha256=xyz", nil); r.status != 400 || r.errCode() != "INVALID_INPUT" {
 		t.Errorf("sha256=xyz: %d %s", r.status, r.body)
 	}
