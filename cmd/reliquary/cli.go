@@ -34,7 +34,7 @@ func (o *cliOpts) bind(cmd *cobra.Command) *cobra.Command {
 	f.StringVar(&o.url, "url", "", "server URL (default $RELIQUARY_URL, else "+DefaultURL+")")
 	f.StringVar(&o.token, "token", "", "API token (default $RELIQUARY_TOKEN)")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table (for people) or json (for machines)")
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no informational lines on stderr")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no tables, no progress and no informational lines (errors and -o json still print)")
 	prev := cmd.PersistentPreRunE
 	cmd.PersistentPreRunE = func(c *cobra.Command, args []string) error {
 		if o.output != "table" && o.output != "json" {
@@ -71,13 +71,17 @@ func (o *cliOpts) client() (*client.Client, error) {
 func (o *cliOpts) json() bool { return o.output == "json" }
 
 // emit writes v as indented JSON on stdout with -o json, otherwise calls
-// table with a tabwriter on stdout.
+// table with a tabwriter on stdout (nothing with --quiet: the exit code
+// tells).
 func (o *cliOpts) emit(cmd *cobra.Command, v any, table func(w io.Writer)) error {
 	out := cmd.OutOrStdout()
 	if o.json() {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
+	}
+	if o.quiet || table == nil {
+		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	table(tw)
