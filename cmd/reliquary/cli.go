@@ -88,6 +88,15 @@ func (o *cliOpts) emit(cmd *cobra.Command, v any, table func(w io.Writer)) error
 	return tw.Flush()
 }
 
+// emitAlways is emit for answers that must not be lost to --quiet: a
+// secret shown only once.
+func (o *cliOpts) emitAlways(cmd *cobra.Command, v any, table func(w io.Writer)) error {
+	q := o.quiet
+	o.quiet = false
+	defer func() { o.quiet = q }()
+	return o.emit(cmd, v, table)
+}
+
 // info writes an informational line on stderr unless --quiet.
 func (o *cliOpts) info(cmd *cobra.Command, format string, args ...any) {
 	if !o.quiet {

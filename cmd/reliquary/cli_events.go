@@ -80,6 +80,11 @@ func newWebhookCmd(o *cliOpts) *cobra.Command {
 	create := &cobra.Command{
 		Use:   "create <url>",
 		Short: "Register a webhook; its secret is printed once",
+		Long: `Register a webhook: the server POSTs each journal event (of --type, default all) to <url>,
+signed with HMAC-SHA256 of the body under the webhook's secret, retried with backoff until
+delivered. --secret must be 16 to 256 characters (the server answers 400 INVALID_INPUT
+otherwise); without it a random 48-character secret is generated. The secret is printed once,
+even with --quiet: store it where the receiver can check signatures.`,
 		Example: `  reliquary webhook create https://hooks.example/reliquary --type release.released,release.withdrawn
   reliquary webhook create http://127.0.0.1:9000/hook --secret "$HOOK_SECRET" -o json`,
 		Args: args(cobra.ExactArgs(1)),
@@ -96,13 +101,13 @@ func newWebhookCmd(o *cliOpts) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return o.emit(cmd, w, func(out io.Writer) {
+			return o.emitAlways(cmd, w, func(out io.Writer) {
 				fmt.Fprintf(out, "ID\t%s\nURL\t%s\nTYPES\t%s\nSECRET\t%s (shown once)\n", w.ID, w.URL, dash(strings.Join(w.Types, ",")), w.Secret)
 			})
 		},
 	}
 	create.Flags().StringVar(&types, "type", "", "event types to deliver, comma-separated (default: all)")
-	create.Flags().StringVar(&in.Secret, "secret", "", "HMAC secret (default: generated)")
+	create.Flags().StringVar(&in.Secret, "secret", "", "HMAC secret, 16 to 256 characters (default: 48 random hex characters)")
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List webhooks and how far each has been delivered",
