@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -55,7 +54,6 @@ func (s *Server) deleteArtifact(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // downloadArtifact serves GET and HEAD: the whole artifact or one range,
 // proxied from the store, or a redirect to a presigned URL.
@@ -135,9 +133,7 @@ func (s *Server) downloadArtifact(c *gin.Context) {
 	}
 	defer body.Close()
 	c.Status(status)
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	n, err := io.CopyBuffer(struct{ io.Writer }{c.Writer}, io.LimitReader(body, length), *bp)
+	n, err := s.copyBody(c, body, length)
 	s.bytesOut.Add(float64(n))
 	if err != nil || n != length {
 		// The status is sent: all that is left is to cut the connection so
