@@ -138,8 +138,16 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 			}
 		}
 	}
+	have := make([]bool, len(res.Artifacts)) // already installed, same digest (cli_get_skip.go)
+	resumed := make([]bool, len(res.Artifacts))
 	for i, a := range res.Artifacts {
+		if have[i] = installedAlready(filepath.Join(f.dir, a.Name), a.Size, a.SHA256); have[i] {
+			o.info(cmd, "%s is already in %s with the right digest: not downloaded", a.Name, f.dir)
+			prog.set(i, a.Size)
+			continue
+		}
 		parts[i] = partPath(f.dir, a.Name)
+		resumed[i] = partStarted(parts[i])
 		if err := downloadPart(cmd, c, exact, a.Name, a.Size, parts[i], func(n int64) { prog.set(i, n) }); err != nil {
 			prog.finish(false)
 			var ve *verificationError
@@ -154,10 +162,23 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 	prog.finish(true)
 	var files []installed
 	for i, a := range res.Artifacts {
-		sum, err := fileSHA256(parts[i])
+		src := parts[i]
+		if have[i] {
+			src = filepath.Join(f.dir, a.Name)
+		}
+		sum, err := fileSHA256(src)
 		if err != nil {
 			removeParts()
 			return err
+		}
+		if hex.EncodeToString(sum) != a.SHA256 && resumed[i] {
+			// A resumed .part that fails: its old bytes were not a prefix of
+			// this artifact. Download it whole once more.
+			o.info(cmd, "%s: the resumed partial download does not verify; downloading it again", a.Name)
+			if sum, err = restartPart(cmd, c, exact, a.Name, a.Size, parts[i]); err != nil {
+				removeParts()
+				return err
+			}
 		}
 		if hex.EncodeToString(sum) != a.SHA256 {
 			removeParts()
@@ -176,6 +197,9 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 	}
 	// Everything verified: move into place.
 	for i := range files {
+		if have[i] {
+			continue
+		}
 		if err := os.Rename(parts[i], files[i].Path); err != nil {
 			removeParts()
 			return err
