@@ -54,7 +54,6 @@ func (s *Server) deleteArtifact(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-
 // downloadArtifact serves GET and HEAD: the whole artifact or one range,
 // proxied from the store, or a redirect to a presigned URL.
 func (s *Server) downloadArtifact(c *gin.Context) {
