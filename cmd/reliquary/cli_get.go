@@ -18,6 +18,7 @@ import (
 type getFlags struct {
 	os, arch, dir, keyFile, minState string
 	current                          bool
+	allowWithdrawn                   bool
 }
 
 // installed is one file get put in place.
@@ -53,7 +54,8 @@ the next get. On any verification failure get exits with code 3 and leaves nothi
 		Example: `  reliquary get hr@^1 -d /opt/hr
   reliquary get hr@1.2.3 --os linux --arch arm64 -d ./dist --key /etc/reliquary/key.pub
   reliquary get hr@'>=2.0.0-0' --min-state approved -d ./pilot     # pilots take approved releases
-  reliquary get hr -o json`,
+  reliquary get hr -o json
+  reliquary get hr@1.2.3 --allow-withdrawn -d ./forensics          # a withdrawn release, by exact version`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			r, err := parseRef(a[0], false)
@@ -73,6 +75,7 @@ the next get. On any verification failure get exits with code 3 and leaves nothi
 	fl.StringVar(&f.keyFile, "key", "", "PEM public key to trust (default: the server's keys)")
 	fl.StringVar(&f.minState, "min-state", "", "least mature state accepted: released (default) or approved")
 	fl.BoolVar(&f.current, "current", false, "only a current release (skip superseded maintenance versions)")
+	fl.BoolVar(&f.allowWithdrawn, "allow-withdrawn", false, "forensics: fetch a withdrawn release, by exact version only, with a warning")
 	return o.bind(cmd)
 }
 
@@ -89,10 +92,9 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 		return err
 	}
 	ctx := cmd.Context()
-	res, err := c.Resolve(ctx, r.product, client.ResolveQuery{Constraint: r.version, OS: anyPlatform(f.os),
-		Arch: anyPlatform(f.arch), MinState: f.minState, Current: f.current})
+	res, err := resolveForGet(cmd, c, f, r) // cli_get_skip.go: --allow-withdrawn
 	if err != nil {
-		return fmt.Errorf("resolve %s: %w", r, err)
+		return err
 	}
 	rel := res.Release
 	exact := ref{product: rel.Product, version: rel.Version}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/reliquary/reliquary/api/client"
@@ -96,5 +97,36 @@ func TestGetTwiceDownloadsOnce(t *testing.T) {
 	get()
 	if _, err := os.Stat(partPath(dir, "hr.bin")); !os.IsNotExist(err) {
 		t.Errorf("the .part is left behind: %v", err)
+	}
+
+	// Withdrawn: no range resolves to it; --allow-withdrawn fetches it by
+	// exact version only, with a warning that -q does not silence.
+	_, err = alice.Withdraw(ctx, "hr", "1.0.0", client.WithdrawInput{Reason: "broken build", ChangeID: "CHG-2"})
+	must(err)
+	run := func(args ...string) (string, error) {
+		root := newRootCmd()
+		var errOut bytes.Buffer
+		root.SetOut(io.Discard)
+		root.SetErr(&errOut)
+		root.SetArgs(append(args, "--url", srv.URL, "--token", srv.AdminToken, "-q"))
+		err := root.Execute()
+		return errOut.String(), err
+	}
+	forensics := t.TempDir()
+	if _, err := run("get", "hr@^1", "-d", forensics); exitCode(err) != exitNotFound {
+		t.Errorf("get of a range whose only release is withdrawn: %v", err)
+	}
+	if _, err := run("get", "hr@^1", "--allow-withdrawn", "-d", forensics); exitCode(err) != exitUsage {
+		t.Errorf("--allow-withdrawn with a range: %v, want a usage error", err)
+	}
+	stderr, err := run("get", "hr@v1.0.0", "--allow-withdrawn", "-d", forensics)
+	if err != nil || !regexp.MustCompile(`WARNING: hr@1.0.0 is WITHDRAWN \(broken build\)`).MatchString(stderr) {
+		t.Errorf("get --allow-withdrawn: %v, stderr %q", err, stderr)
+	}
+	if got, _ := os.ReadFile(filepath.Join(forensics, "hr.bin")); !bytes.Equal(got, data) {
+		t.Errorf("forensic copy is not the artifact")
+	}
+	if stderr, _ := run("verify", "hr@1.0.0", "--file", filepath.Join(forensics, "hr.bin")); !strings.Contains(stderr, "hr@1.0.0 is WITHDRAWN (broken build)") {
+		t.Errorf("verify of a withdrawn release does not say so: %q", stderr)
 	}
 }
