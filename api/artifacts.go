@@ -118,7 +118,9 @@ func (s *Server) downloadArtifact(c *gin.Context) {
 	}
 	var body io.ReadCloser = http.NoBody
 	if length > 0 {
-		body, err = s.lib.OpenArtifact(c, ref, off, length)
+		// The request's own context, not the pooled gin.Context: the store's
+		// HTTP transport may still look at it after the handler returns.
+		body, err = s.lib.OpenArtifact(c.Request.Context(), ref, off, length)
 		if err != nil {
 			// The answer becomes an error envelope: drop what described
 			// the artifact.
