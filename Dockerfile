@@ -6,7 +6,11 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/reliquary ./cmd/reliquary \
+# VERSION and COMMIT stamp `reliquary version` (the build context has no .git).
+ARG VERSION=""
+ARG COMMIT=""
+RUN CGO_ENABLED=0 GOOS=linux go build -trimpath \
+    -ldflags="-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/reliquary ./cmd/reliquary \
  && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
@@ -19,5 +23,9 @@ ENV RELIQUARY_DATA_DIR=/var/lib/reliquary \
     RELIQUARY_LISTEN=0.0.0.0:8080
 EXPOSE 8080
 USER nonroot:nonroot
+# The image has no shell or curl: the binary probes itself (GET /healthz on
+# RELIQUARY_LISTEN). Readiness (index and storage) is `healthcheck --ready`.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/reliquary", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/reliquary"]
 CMD ["serve"]

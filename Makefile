@@ -16,18 +16,20 @@ MINIO_VERSION       := v0.0.0-20260212201848-7aac2a2c5b7c
 COSIGN_VERSION      := v2.6.5
 STATICCHECK_VERSION := v0.8.2
 REGISTRY_VERSION    := v3.1.2
+REDOCLY_VERSION     := 2.77.0
 
 MINIO       := $(TOOLS)/minio-$(MINIO_VERSION)/minio
 COSIGN      := $(TOOLS)/cosign-$(COSIGN_VERSION)/cosign
 STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 REGISTRY    := $(TOOLS)/registry-$(REGISTRY_VERSION)/registry
+REDOCLY     := $(TOOLS)/redocly-$(REDOCLY_VERSION)/node_modules/.bin/redocly
 
 export RELIQUARY_MINIO  := $(MINIO)
 export RELIQUARY_COSIGN := $(COSIGN)
 
 TEST_FLAGS ?= -race -timeout 30m
 
-.PHONY: all build run test tools vet lint unit fuzz fuzz-short clean bench bench-go
+.PHONY: all build run test tools vet lint unit fuzz fuzz-short clean bench bench-go apt-tools openapi-lint
 
 all: build
 
@@ -37,7 +39,7 @@ build:
 run:
 	$(GO) run ./cmd/reliquary serve
 
-tools: $(MINIO) $(COSIGN) $(STATICCHECK) chromium
+tools: $(MINIO) $(COSIGN) $(STATICCHECK) $(REDOCLY) apt-tools chromium
 
 # The web UI's browser tests drive Debian's Chromium (internal/ui); CI
 # starts from a clean machine, so install it when it is missing.
@@ -88,13 +90,36 @@ screenshots: chromium
 vet:
 	$(GO) vet ./...
 
+# The download clients the redirect tests run for real (api TestRedirectClients),
+# installed with apt-get when missing (sudo unless root).
+APT_TOOLS := wget:wget aria2c:aria2 curl:curl
+apt-tools:
+	@missing=""; for t in $(APT_TOOLS); do \
+		command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "installing$$missing with apt-get"; \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# An independent check of openapi.yaml: Redocly's recommended rules (the
+# deliberate exceptions are in .redocly.lint-ignore.yaml), with npm's
+# @redocly/cli pinned and installed under the tools cache.
+$(REDOCLY):
+	@echo "installing @redocly/cli $(REDOCLY_VERSION) into $(TOOLS)/redocly-$(REDOCLY_VERSION)"
+	npm install --no-audit --no-fund --prefix $(TOOLS)/redocly-$(REDOCLY_VERSION) @redocly/cli@$(REDOCLY_VERSION)
+
+openapi-lint: $(REDOCLY)
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(REDOCLY) lint --extends=recommended openapi.yaml
+
 lint: $(STATICCHECK)
 	$(STATICCHECK) ./...
 
 unit:
 	$(GO) test $(TEST_FLAGS) ./...
 
-test: tools vet lint unit fuzz-short
+test: tools vet lint openapi-lint unit fuzz-short
 
 # Every fuzz target (their seed corpora also run in `unit`): a few seconds
 # each in `make test`, longer with `make fuzz` (FUZZTIME=5m make fuzz).
@@ -102,7 +127,7 @@ FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNam
 	./internal/index:FuzzVersionKey ./internal/canonjson:FuzzCanonical ./internal/manifest:FuzzParseReleaseManifest ./internal/oidc:FuzzVerify \
 	./internal/ui:FuzzSafeNext ./internal/ui:FuzzReleaseFilter \
 	./internal/transparency:FuzzParseCheckpoint ./internal/transparency:FuzzVerifyStatement \
-	./internal/journal:FuzzRedact ./internal/journal:FuzzWebhookTarget
+	./internal/journal:FuzzRedact ./internal/journal:FuzzWebhookTarget ./api:FuzzParseTicket
 FUZZ_TARGETS += ./internal/evidence:FuzzParse
 FUZZ_TARGETS += ./internal/library:FuzzRolloutPlan
 FUZZTIME ?= 1m

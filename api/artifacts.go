@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -55,8 +54,6 @@ func (s *Server) deleteArtifact(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
-
 // downloadArtifact serves GET and HEAD: the whole artifact or one range,
 // proxied from the store, or a redirect to a presigned URL.
 func (s *Server) downloadArtifact(c *gin.Context) {
@@ -78,7 +75,13 @@ func (s *Server) downloadArtifact(c *gin.Context) {
 	h.Set("Last-Modified", a.UploadedAt.UTC().Format(http.TimeFormat))
 	releaseWarnings(h, r)
 
-	if c.Request.Method == http.MethodGet && (s.redirect || c.Query("redirect") == "1" || c.Query("redirect") == "true") {
+	// Conditional requests are answered before any redirect (DESIGN §15).
+	if notModified(c.Request, etag, a.UploadedAt) {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	if c.Request.Method == http.MethodGet && (s.redirect || c.Query("redirect") == "1" || c.Query("redirect") == "true") &&
+		!s.forwardsAuth(c.Request) {
 		u, err := s.lib.PresignArtifact(c, ref, s.expiry)
 		switch {
 		case err == nil:
@@ -88,10 +91,6 @@ func (s *Server) downloadArtifact(c *gin.Context) {
 			fail(c, err)
 			return
 		} // the filesystem store cannot presign: serve the bytes directly
-	}
-	if inm := c.GetHeader("If-None-Match"); inm != "" && etagMatches(inm, etag) {
-		c.Status(http.StatusNotModified)
-		return
 	}
 
 	status, off, length := http.StatusOK, int64(0), a.Size
@@ -119,7 +118,9 @@ func (s *Server) downloadArtifact(c *gin.Context) {
 	}
 	var body io.ReadCloser = http.NoBody
 	if length > 0 {
-		body, err = s.lib.OpenArtifact(c, ref, off, length)
+		// The request's own context, not the pooled gin.Context: the store's
+		// HTTP transport may still look at it after the handler returns.
+		body, err = s.lib.OpenArtifact(c.Request.Context(), ref, off, length)
 		if err != nil {
 			// The answer becomes an error envelope: drop what described
 			// the artifact.
@@ -133,9 +134,7 @@ func (s *Server) downloadArtifact(c *gin.Context) {
 	}
 	defer body.Close()
 	c.Status(status)
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	n, err := io.CopyBuffer(struct{ io.Writer }{c.Writer}, io.LimitReader(body, length), *bp)
+	n, err := s.copyBody(c, body, length)
 	s.bytesOut.Add(float64(n))
 	if err != nil || n != length {
 		// The status is sent: all that is left is to cut the connection so

@@ -24,6 +24,7 @@ func (s *Server) searchReleases(c *gin.Context) {
 	list, next, err := s.lib.SearchReleases(c, principal(c), library.ReleaseSearch{
 		ChangeID: c.Query("change_id"), CIID: c.Query("ci_id"), Label: c.Query("label"),
 		State: library.State(c.Query("state")), Limit: limit, Cursor: c.Query("cursor"),
+		SHA256: c.Query("sha256"),
 	})
 	if err != nil {
 		fail(c, err)

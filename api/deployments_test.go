@@ -131,13 +131,18 @@ func TestEnvironmentPicture(t *testing.T) {
 			}
 		}
 	}
-	// Records are journalled: the id is the seq of the deployment.recorded event.
+	// Records are journalled and numbered 1, 2, … in order: the tenth is 10.
 	evs := e.events(library.EvDeploymentRecorded)
 	if len(evs) != 10 {
 		t.Fatalf("%d deployment.recorded events", len(evs))
 	}
+	for i, ev := range evs {
+		if dep, _ := ev["deployment"].(map[string]any); dep["id"] != float64(i+1) {
+			t.Errorf("deployment event %d has id %v, want %d", i, dep["id"], i+1)
+		}
+	}
 	last := evs[len(evs)-1]
-	if dep, _ := last["deployment"].(map[string]any); dep["id"] != last["_seq"] || dep["target"] != "db-2" {
+	if dep, _ := last["deployment"].(map[string]any); dep["target"] != "db-2" {
 		t.Errorf("last deployment event: %v", last)
 	}
 }

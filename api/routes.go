@@ -112,5 +112,9 @@ func (s *Server) Routes() []Route {
 		{http.MethodGet, APIPrefix + "/log/proof/inclusion", reader, s.logInclusion},
 		{http.MethodGet, APIPrefix + "/log/proof/consistency", reader, s.logConsistency},
 		{http.MethodGet, release + "/statement", reader, s.releaseStatement},
+
+		// Downloads everywhere (DESIGN §15): header-free links, manifest HEAD.
+		{http.MethodGet, release + "/artifacts/:name/link", reader, s.artifactLink},
+		{http.MethodHead, release + "/manifest", reader, s.manifest},
 	}
 }

@@ -37,7 +37,7 @@ func (s *Server) manifest(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.Data(http.StatusOK, "application/json", body)
+	serveBytesWithETag(c, "application/json", body)
 }
 
 func (s *Server) manifestSignature(c *gin.Context) {

@@ -73,6 +73,12 @@ type Config struct {
 	// BodyIdleTimeout cuts off a request body that sends nothing for this
 	// long (--body-idle-timeout; 0: DefaultBodyIdleTimeout; <0: never).
 	BodyIdleTimeout time.Duration
+	// LinkSecret signs download links (nil: a random one per process).
+	LinkSecret []byte
+	// ForwardsAuthAgents are User-Agent prefixes of clients that send their
+	// Authorization header on to a redirect's other host (nil: Wget/ and
+	// aria2/); in redirect mode they are served the bytes directly.
+	ForwardsAuthAgents []string
 }
 
 // Server holds the handlers' dependencies.
@@ -104,6 +110,9 @@ type Server struct {
 
 	hookAllowPrivate bool
 	bodyIdle         time.Duration
+	// Download links and redirect exceptions (links.go, artifacts.go).
+	linkSecret    []byte
+	forwardsAuthn []string
 }
 
 // New builds the server and its metrics.
@@ -120,6 +129,13 @@ func New(cfg Config) *Server {
 	}
 	if s.notifier == nil {
 		s.notifier = journal.NewNotifier()
+	}
+	s.linkSecret, s.forwardsAuthn = cfg.LinkSecret, cfg.ForwardsAuthAgents
+	if len(s.linkSecret) == 0 {
+		s.linkSecret = NewLinkSecret()
+	}
+	if s.forwardsAuthn == nil {
+		s.forwardsAuthn = DefaultForwardsAuthAgents
 	}
 	if s.expiry == 0 {
 		s.expiry = 5 * time.Minute
@@ -156,7 +172,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	_ = r.SetTrustedProxies(nil)
-	r.Use(s.recovery, s.requestIDAndLog, securityHeaders, s.bodyGuard)
+	r.Use(s.recovery, s.requestIDAndLog, securityHeaders, s.bodyGuard, normalizeVersionParam, jsonNewline)
 	for _, rt := range s.Routes() {
 		r.Handle(rt.Method, rt.Path, s.authorize(rt), rt.Handler)
 	}
@@ -264,6 +280,14 @@ func (s *Server) authorize(rt Route) gin.HandlerFunc {
 		var pr library.Principal
 		auth := c.GetHeader("Authorization")
 		switch {
+		case auth == "" && c.Query("ticket") != "" && isDownloadRoute(rt):
+			p, err := s.ticketPrincipal(c)
+			if err != nil {
+				c.Header("WWW-Authenticate", `Bearer realm="reliquary", error="invalid_token"`)
+				writeError(c, http.StatusUnauthorized, CodeUnauthenticated, err.Error(), nil)
+				return
+			}
+			pr = p
 		case auth == "" && s.anonRead && rt.Perm == library.RoleReader:
 			pr = library.Anonymous
 		case auth == "":

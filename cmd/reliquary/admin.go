@@ -54,11 +54,16 @@ func printJSON(w io.Writer, v any) {
 }
 
 func newAuditCmd() *cobra.Command {
-	audit := &cobra.Command{Use: "audit", Short: "Work with the hash-chained journal"}
+	audit := &cobra.Command{Use: "audit", Short: "Work with the hash-chained journal",
+		Example: `  reliquary audit verify                       # the data directory's index (server stopped)
+  reliquary audit verify --index backup.db -o table
+  reliquary audit verify --from-bucket --storage s3 --s3-endpoint minio:9000 --s3-bucket releases
+  reliquary events --follow                     # the journal of a running server, as a feed`}
 	var sc storeCmd
 	var indexFile string
 	var fromBucket bool
 	var sl signedLogFlags // --key, --retired-keys, --deep (cli_statement.go)
+	var vo adminOutput
 	verify := &cobra.Command{
 		Use:   "verify",
 		Short: "Verify the journal's hash chain offline",
@@ -107,7 +112,15 @@ first broken sequence number. Exit code 0: intact; 1: broken.`,
 					return deepVerify(cmd, ix, rep)
 				}
 			}
-			printJSON(cmd.OutOrStdout(), rep)
+			if err := vo.check(); err != nil {
+				return err
+			}
+			switch {
+			case vo.json():
+				printJSON(cmd.OutOrStdout(), rep)
+			case !vo.quiet && rep.OK:
+				fmt.Fprintf(cmd.OutOrStdout(), "journal intact: %d events, head %d %s\n", rep.Events, rep.HeadSeq, rep.HeadHash)
+			}
 			if !rep.OK {
 				return fmt.Errorf("journal broken at seq %d: %s", rep.BrokenSeq, rep.Reason)
 			}
@@ -118,16 +131,22 @@ first broken sequence number. Exit code 0: intact; 1: broken.`,
 	verify.Flags().StringVar(&indexFile, "index", "", "index file to verify (default: <data-dir>/index.db)")
 	verify.Flags().BoolVar(&fromBucket, "from-bucket", false, "verify the journal mirror in the store instead of an index")
 	sl.bind(verify, true)
+	vo.bind(verify, "json")
 	audit.AddCommand(verify)
 	return audit
 }
 
 func newIndexCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "index", Short: "Maintain the bbolt index"}
+	cmd := &cobra.Command{Use: "index", Short: "Maintain the bbolt index",
+		Example: `  reliquary backup index-$(date +%F).db          # a hot copy from a running server
+  mv reliquary-data/index.db reliquary-data/index.db.broken
+  reliquary index rebuild --from-bucket --storage s3 --s3-endpoint minio:9000 --s3-bucket releases
+  reliquary index rebuild --from-bucket --out /tmp/check.db -o json`}
 	var sc storeCmd
 	var fromBucket bool
 	var out string
 	var sl signedLogFlags // --key, --retired-keys (cli_statement.go)
+	var ro adminOutput
 	rebuild := &cobra.Command{
 		Use:   "rebuild --from-bucket",
 		Short: "Build a fresh index from the bucket alone",
@@ -141,6 +160,9 @@ not in the journal (their secrets never leave the index) and must be registered 
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !fromBucket {
 				return usageError{errors.New("rebuild needs --from-bucket (the only source there is)")}
+			}
+			if err := ro.check(); err != nil {
+				return err
 			}
 			store, closeStore, err := sc.open(cmd)
 			if err != nil {
@@ -160,7 +182,12 @@ not in the journal (their secrets never leave the index) and must be registered 
 				return err
 			}
 			el := time.Since(start)
-			fmt.Fprintf(cmd.OutOrStdout(), "rebuilt %s from %d events in %s (%.0f events/s)\n", out, n, el.Round(time.Millisecond), float64(n)/el.Seconds())
+			switch {
+			case ro.json():
+				printJSON(cmd.OutOrStdout(), map[string]any{"index": out, "events": n, "seconds": el.Seconds()})
+			case !ro.quiet:
+				fmt.Fprintf(cmd.OutOrStdout(), "rebuilt %s from %d events in %s (%.0f events/s)\n", out, n, el.Round(time.Millisecond), float64(n)/el.Seconds())
+			}
 			return nil
 		},
 	}
@@ -168,6 +195,7 @@ not in the journal (their secrets never leave the index) and must be registered 
 	rebuild.Flags().BoolVar(&fromBucket, "from-bucket", false, "read the journal mirror from the store")
 	rebuild.Flags().StringVar(&out, "out", "", "where to write the new index (default <data-dir>/index.db)")
 	sl.bind(rebuild, false)
+	ro.bind(rebuild, "table")
 	cmd.AddCommand(rebuild)
 	return cmd
 }
@@ -176,6 +204,7 @@ func newFsckCmd() *cobra.Command {
 	var sc storeCmd
 	var o fsck.Options
 	var asJSON bool
+	var fo adminOutput
 	cmd := &cobra.Command{
 		Use:   "fsck",
 		Short: "Check the index against the store",
@@ -184,9 +213,15 @@ and that no object under products/ is unnamed (an orphan, e.g. an upload cut by 
 --repair removes orphans and partial writes only, never data the index names. Run it with the
 server stopped. Exit code 0: nothing found; 1: something was found (repaired or not).`,
 		Example: `  reliquary fsck
-  reliquary fsck --deep --repair --data-dir /var/lib/reliquary`,
+  reliquary fsck --deep --repair --data-dir /var/lib/reliquary
+  reliquary fsck -o json | jq '.findings[]'
+  reliquary fsck -q && echo consistent`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := fo.check(); err != nil {
+				return err
+			}
+			asJSON = asJSON || fo.json()
 			store, closeStore, err := sc.open(cmd)
 			if err != nil {
 				return err
@@ -204,7 +239,7 @@ server stopped. Exit code 0: nothing found; 1: something was found (repaired or 
 			w := cmd.OutOrStdout()
 			if asJSON {
 				printJSON(w, rep)
-			} else {
+			} else if !fo.quiet {
 				for _, f := range rep.Findings {
 					state := ""
 					if f.Repaired {
@@ -223,20 +258,26 @@ server stopped. Exit code 0: nothing found; 1: something was found (repaired or 
 	sc.bind(cmd)
 	cmd.Flags().BoolVar(&o.Deep, "deep", false, "re-hash every artifact and manifest")
 	cmd.Flags().BoolVar(&o.Repair, "repair", false, "remove orphans and partial writes")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON (same as -o json)")
+	fo.bind(cmd, "table")
 	return cmd
 }
 
 func newBackupCmd() *cobra.Command {
 	var url, token string
+	var bo adminOutput
 	cmd := &cobra.Command{
 		Use:   "backup <file>",
 		Short: "Take a hot, consistent copy of a running server's index",
 		Long: `Download a consistent copy of the index (one bbolt read transaction) from a running server
 (GET /api/v1/admin/backup, admin token) into <file>, written whole or not at all.`,
-		Example: `  RELIQUARY_URL=http://127.0.0.1:8080 RELIQUARY_TOKEN=rlq_... reliquary backup index-$(date +%F).db`,
-		Args:    cobra.ExactArgs(1),
+		Example: `  RELIQUARY_URL=http://127.0.0.1:8080 RELIQUARY_TOKEN=rlq_... reliquary backup index-$(date +%F).db
+  reliquary backup index.db -o json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := bo.check(); err != nil {
+				return err
+			}
 			if url == "" {
 				url = os.Getenv("RELIQUARY_URL")
 			}
@@ -246,54 +287,99 @@ func newBackupCmd() *cobra.Command {
 			if url == "" {
 				url = "http://127.0.0.1:8080"
 			}
-			return backup(cmd.Context(), strings.TrimRight(url, "/"), token, args[0])
+			sum, err := backup(cmd.Context(), strings.TrimRight(url, "/"), token, args[0])
+			if err != nil {
+				return err
+			}
+			switch {
+			case bo.json():
+				printJSON(cmd.OutOrStdout(), sum)
+			case !bo.quiet:
+				fmt.Fprintf(cmd.OutOrStdout(), "backed up %d bytes to %s: %d events, head %d, journal intact\n", sum.Bytes, sum.File, sum.Events, sum.HeadSeq)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&url, "url", "", "server URL (default $RELIQUARY_URL)")
 	cmd.Flags().StringVar(&token, "token", "", "admin token (default $RELIQUARY_TOKEN)")
+	bo.bind(cmd, "table")
 	return cmd
 }
 
-func backup(ctx context.Context, url, token, file string) error {
+// backupSummary is what `reliquary backup` reports.
+type backupSummary struct {
+	File     string `json:"file"`
+	Bytes    int64  `json:"bytes"`
+	Events   uint64 `json:"events"`
+	HeadSeq  uint64 `json:"head_seq"`
+	HeadHash string `json:"head_hash"`
+}
+
+// adminOutput is -o and -q of the offline tools, as the client commands
+// have them.
+type adminOutput struct {
+	output string
+	quiet  bool
+}
+
+func (a *adminOutput) bind(cmd *cobra.Command, def string) {
+	cmd.Flags().StringVarP(&a.output, "output", "o", def, "output format: table (for people) or json (for machines)")
+	cmd.Flags().BoolVarP(&a.quiet, "quiet", "q", false, "print nothing but errors (the exit code tells)")
+}
+
+func (a *adminOutput) check() error {
+	if a.output != "table" && a.output != "json" {
+		return usageError{fmt.Errorf("--output %q: use table or json", a.output)}
+	}
+	return nil
+}
+
+func (a *adminOutput) json() bool { return a.output == "json" }
+
+func backup(ctx context.Context, url, token, file string) (*backupSummary, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/api/v1/admin/backup", nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("backup: server answered %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+		return nil, fmt.Errorf("backup: server answered %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(file), ".backup-*")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, resp.Body); err != nil {
+	n, err := io.Copy(tmp, resp.Body)
+	if err != nil {
 		tmp.Close()
-		return fmt.Errorf("backup: %w", err)
+		return nil, fmt.Errorf("backup: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return err
+		return nil, err
 	}
 	if err := tmp.Close(); err != nil {
-		return err
+		return nil, err
 	}
 	// The copy must open and verify before it replaces anything.
 	ix, err := index.Open(tmp.Name(), index.Options{ReadOnly: true})
 	if err != nil {
-		return fmt.Errorf("backup is not a readable index: %w", err)
+		return nil, fmt.Errorf("backup is not a readable index: %w", err)
 	}
 	rep, err := ix.VerifyJournal()
 	ix.Close()
 	if err != nil || !rep.OK {
-		return fmt.Errorf("backup journal does not verify: %+v %v", rep, err)
+		return nil, fmt.Errorf("backup journal does not verify: %+v %v", rep, err)
 	}
-	return os.Rename(tmp.Name(), file)
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		return nil, err
+	}
+	return &backupSummary{File: file, Bytes: n, Events: rep.Events, HeadSeq: rep.HeadSeq, HeadHash: rep.HeadHash}, nil
 }

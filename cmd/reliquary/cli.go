@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reliquary/reliquary/api/client"
+	"github.com/reliquary/reliquary/internal/library"
 )
 
 // DefaultURL is the server the client commands talk to when neither --url
@@ -33,7 +34,7 @@ func (o *cliOpts) bind(cmd *cobra.Command) *cobra.Command {
 	f.StringVar(&o.url, "url", "", "server URL (default $RELIQUARY_URL, else "+DefaultURL+")")
 	f.StringVar(&o.token, "token", "", "API token (default $RELIQUARY_TOKEN)")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table (for people) or json (for machines)")
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no informational lines on stderr")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no tables, no progress and no informational lines (errors and -o json still print)")
 	prev := cmd.PersistentPreRunE
 	cmd.PersistentPreRunE = func(c *cobra.Command, args []string) error {
 		if o.output != "table" && o.output != "json" {
@@ -70,7 +71,8 @@ func (o *cliOpts) client() (*client.Client, error) {
 func (o *cliOpts) json() bool { return o.output == "json" }
 
 // emit writes v as indented JSON on stdout with -o json, otherwise calls
-// table with a tabwriter on stdout.
+// table with a tabwriter on stdout (nothing with --quiet: the exit code
+// tells).
 func (o *cliOpts) emit(cmd *cobra.Command, v any, table func(w io.Writer)) error {
 	out := cmd.OutOrStdout()
 	if o.json() {
@@ -78,9 +80,21 @@ func (o *cliOpts) emit(cmd *cobra.Command, v any, table func(w io.Writer)) error
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	}
+	if o.quiet || table == nil {
+		return nil
+	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	table(tw)
 	return tw.Flush()
+}
+
+// emitAlways is emit for answers that must not be lost to --quiet: a
+// secret shown only once.
+func (o *cliOpts) emitAlways(cmd *cobra.Command, v any, table func(w io.Writer)) error {
+	q := o.quiet
+	o.quiet = false
+	defer func() { o.quiet = q }()
+	return o.emit(cmd, v, table)
 }
 
 // info writes an informational line on stderr unless --quiet.
@@ -180,6 +194,9 @@ func parseRef(s string, needVersion bool) (ref, error) {
 			return ref{}, usageError{fmt.Errorf("%q: expected <product>@<version>, e.g. hr@1.2.0", s)}
 		}
 		return ref{}, usageError{fmt.Errorf("%q: expected <product>[@<constraint>], e.g. hr@^1.2", s)}
+	}
+	if needVersion {
+		v = library.NormalizeVersionInput(v) // v1.4.0, as CI tags are
 	}
 	return ref{product: p, version: v}, nil
 }

@@ -284,7 +284,7 @@ publisher, release-manager, admin. --product confines the token to products.`,
 			if err != nil {
 				return err
 			}
-			return o.emit(cmd, t, func(w io.Writer) {
+			return o.emitAlways(cmd, t, func(w io.Writer) {
 				fmt.Fprintf(w, "ID:\t%s\nName:\t%s\nRole:\t%s\nProducts:\t%s\nSecret:\t%s\n", t.ID, t.Name, t.Role,
 					dash(strings.Join(t.Products, ", ")), t.Secret)
 				fmt.Fprintln(w, "\nThe secret is shown only once: store it now.")

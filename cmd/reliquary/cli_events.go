@@ -80,6 +80,11 @@ func newWebhookCmd(o *cliOpts) *cobra.Command {
 	create := &cobra.Command{
 		Use:   "create <url>",
 		Short: "Register a webhook; its secret is printed once",
+		Long: `Register a webhook: the server POSTs each journal event (of --type, default all) to <url>,
+signed with HMAC-SHA256 of the body under the webhook's secret, retried with backoff until
+delivered. --secret must be 16 to 256 characters (the server answers 400 INVALID_INPUT
+otherwise); without it a random 48-character secret is generated. The secret is printed once,
+even with --quiet: store it where the receiver can check signatures.`,
 		Example: `  reliquary webhook create https://hooks.example/reliquary --type release.released,release.withdrawn
   reliquary webhook create http://127.0.0.1:9000/hook --secret "$HOOK_SECRET" -o json`,
 		Args: args(cobra.ExactArgs(1)),
@@ -96,13 +101,13 @@ func newWebhookCmd(o *cliOpts) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return o.emit(cmd, w, func(out io.Writer) {
+			return o.emitAlways(cmd, w, func(out io.Writer) {
 				fmt.Fprintf(out, "ID\t%s\nURL\t%s\nTYPES\t%s\nSECRET\t%s (shown once)\n", w.ID, w.URL, dash(strings.Join(w.Types, ",")), w.Secret)
 			})
 		},
 	}
 	create.Flags().StringVar(&types, "type", "", "event types to deliver, comma-separated (default: all)")
-	create.Flags().StringVar(&in.Secret, "secret", "", "HMAC secret (default: generated)")
+	create.Flags().StringVar(&in.Secret, "secret", "", "HMAC secret, 16 to 256 characters (default: 48 random hex characters)")
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List webhooks and how far each has been delivered",
@@ -174,14 +179,18 @@ func newSearchCmd(o *cliOpts) *cobra.Command {
 	var q client.ReleaseSearch
 	cmd := &cobra.Command{
 		Use:   "search",
-		Short: "Find releases across products by change, configuration item or label",
+		Short: "Find releases across products by change, configuration item, label or file digest",
+		Long: `Find releases across products. --change-id finds every release a change touched: created,
+promoted or withdrawn under it, listed in a baseline made under it, or deployed under it.
+--sha256 answers "which release contains this file?".`,
 		Example: `  reliquary search --change-id CHG-1042
   reliquary search --ci-id CI-HR --state released -o json
-  reliquary search --label train:q3`,
+  reliquary search --label train=q3
+  reliquary search --sha256 "$(sha256sum hr.tar.gz | cut -d' ' -f1)"`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if q.ChangeID == "" && q.CIID == "" && q.Label == "" {
-				return usageError{fmt.Errorf("give --change-id, --ci-id or --label")}
+			if q.ChangeID == "" && q.CIID == "" && q.Label == "" && q.SHA256 == "" {
+				return usageError{fmt.Errorf("give --change-id, --ci-id, --label or --sha256")}
 			}
 			c, err := o.client()
 			if err != nil {
@@ -213,7 +222,8 @@ func newSearchCmd(o *cliOpts) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&q.ChangeID, "change-id", "", "releases authorised by this change")
 	fl.StringVar(&q.CIID, "ci-id", "", "releases implementing or changing this configuration item")
-	fl.StringVar(&q.Label, "label", "", "releases with this label, key:value")
+	fl.StringVar(&q.Label, "label", "", "releases with this label, key=value or key:value")
 	fl.StringVar(&q.State, "state", "", "only releases in this state")
+	fl.StringVar(&q.SHA256, "sha256", "", "releases containing an artifact with this SHA-256 (hex)")
 	return o.bind(cmd)
 }

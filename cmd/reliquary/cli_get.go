@@ -20,6 +20,7 @@ type getFlags struct {
 	current                          bool
 	logState                         string // the signed log (cli_statement.go)
 	target, environment              string // rollouts (cli_rollout.go)
+	allowWithdrawn                   bool   // forensics (cli_get_skip.go)
 }
 
 // installed is one file get put in place.
@@ -79,6 +80,7 @@ the next get. On any verification failure get exits with code 3 and leaves nothi
 	fl.StringVar(&f.logState, "log-state", "", "file remembering the last signed checkpoint seen: a log inconsistent with it (fork, rollback) is refused")
 	fl.StringVar(&f.target, "target", defaultTarget(), `this installer's target for rollouts (default: /etc/machine-id, else the host name; "" for none)`)
 	fl.StringVar(&f.environment, "environment", "", "environment this installer deploys to (rollouts to it apply)")
+	fl.BoolVar(&f.allowWithdrawn, "allow-withdrawn", false, "forensics: fetch a withdrawn release, by exact version only, with a warning")
 	return o.bind(cmd)
 }
 
@@ -95,10 +97,9 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 		return err
 	}
 	ctx := cmd.Context()
-	res, err := c.Resolve(ctx, r.product, client.ResolveQuery{Constraint: r.version, OS: anyPlatform(f.os),
-		Arch: anyPlatform(f.arch), MinState: f.minState, Current: f.current, Target: f.target, Environment: f.environment})
+	res, err := resolveForGet(cmd, c, f, r) // cli_get_skip.go: --allow-withdrawn
 	if err != nil {
-		return fmt.Errorf("resolve %s: %w", r, err)
+		return err
 	}
 	rel := res.Release
 	exact := ref{product: rel.Product, version: rel.Version}
@@ -130,7 +131,11 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 	if err := checkBinding(r, m); err != nil {
 		return err
 	}
-	if _, err := requireStatement(ctx, c, exact, keys, m, f.minState, f.logState); err != nil {
+	minState := f.minState
+	if f.allowWithdrawn && rel.State == client.StateWithdrawn {
+		minState = client.StateWithdrawn // a signed statement that it was withdrawn
+	}
+	if _, err := requireStatement(ctx, c, exact, keys, m, minState, f.logState); err != nil {
 		return err
 	}
 	for _, a := range res.Artifacts {
@@ -159,6 +164,8 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 	}
 	prog := o.newProgress(cmd, "get "+exact.String(), total, len(res.Artifacts))
 	parts := make([]string, len(res.Artifacts))
+	have := make([]bool, len(res.Artifacts))    // already installed with the right digest
+	resumed := make([]bool, len(res.Artifacts)) // a previous run's part file was resumed
 	removeParts := func() {
 		for _, p := range parts {
 			if p != "" {
@@ -167,7 +174,13 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 		}
 	}
 	for i, a := range res.Artifacts {
+		if have[i] = installedAlready(root, a.Name, a.Size, a.SHA256); have[i] {
+			o.info(cmd, "%s is already in %s with the right digest: not downloaded", a.Name, f.dir)
+			prog.set(i, a.Size)
+			continue
+		}
 		parts[i] = partName(a.Name)
+		resumed[i] = partStarted(root, parts[i])
 		if err := downloadPart(cmd, c, exact, root, a.Name, a.Size, parts[i], func(n int64) { prog.set(i, n) }); err != nil {
 			prog.finish(false)
 			var ve *verificationError
@@ -182,10 +195,23 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 	prog.finish(true)
 	var files []installed
 	for i, a := range res.Artifacts {
-		sum, err := fileSHA256(root, parts[i])
+		src := parts[i]
+		if have[i] {
+			src = a.Name
+		}
+		sum, err := fileSHA256(root, src)
 		if err != nil {
 			removeParts()
 			return err
+		}
+		if hex.EncodeToString(sum) != a.SHA256 && resumed[i] {
+			// A resumed .part that fails: its old bytes were not a prefix of
+			// this artifact. Download it whole once more.
+			o.info(cmd, "%s: the resumed partial download does not verify; downloading it again", a.Name)
+			if sum, err = restartPart(cmd, c, exact, root, a.Name, a.Size, parts[i]); err != nil {
+				removeParts()
+				return err
+			}
 		}
 		if hex.EncodeToString(sum) != a.SHA256 {
 			removeParts()
@@ -204,6 +230,9 @@ func runGet(cmd *cobra.Command, o *cliOpts, f *getFlags, r ref) error {
 	}
 	// Everything verified: move into place.
 	for i := range files {
+		if have[i] {
+			continue
+		}
 		if err := root.Rename(parts[i], files[i].Name); err != nil {
 			removeParts()
 			return err

@@ -9,12 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reliquary/reliquary/api/client"
+	"github.com/reliquary/reliquary/internal/library"
 )
 
 type pushFlags struct {
@@ -50,8 +50,15 @@ already in the draft with the same bytes is skipped. With --seal the release is 
 its artifact set is frozen and its signed manifest written.
 
 Artifact names are the files' base names. --os and --arch mark every file as a build for that
-platform.`,
+platform.
+
+The version is strict SemVer; a "v" prefix as CI tags carry (hr@v1.2.0) is accepted and dropped.
+The ITIL release type follows from the version: X.0.0 is a major release, X.Y.0 a minor one, and
+any X.Y.Z with Z > 0 an emergency fix: a patch version is always an emergency release (a
+product's policy may refuse a type: 409 TYPE_NOT_ALLOWED), and once released it supersedes the
+earlier fixes of its X.Y. Labels are key=value (or key:value).`,
 		Example: `  reliquary push hr@1.2.0 dist/hr.tar.gz --change-id CHG-1042 --seal
+  reliquary push hr@$CI_COMMIT_TAG dist/hr.tar.gz    # v1.2.0 is stored as 1.2.0
   reliquary push hr@1.2.0 dist/hr-linux-amd64.tar.gz --os linux --arch amd64
   reliquary push hr@1.2.0 a.zip b.zip --label branch=main --ci-id CI-HR -o json`,
 		Args: args(cobra.MinimumNArgs(2)),
@@ -68,7 +75,7 @@ platform.`,
 	fl.StringVar(&f.arch, "arch", "", "architecture of the builds (e.g. amd64)")
 	fl.StringVar(&f.changeID, "change-id", "", "change (RFC) that authorises the release, when it is created")
 	fl.StringSliceVar(&f.ciIDs, "ci-id", nil, "configuration item the release implements (repeatable)")
-	fl.StringArrayVar(&f.labels, "label", nil, "label key=value of a new release (repeatable)")
+	fl.StringArrayVar(&f.labels, "label", nil, "label key=value (or key:value) of a new release (repeatable)")
 	fl.StringVar(&f.notes, "notes", "", "release notes of a new release")
 	fl.StringVar(&f.mediaType, "media-type", "", "Content-Type of the files (default: guessed by the server)")
 	fl.BoolVar(&f.seal, "seal", false, "seal the release after the upload")
@@ -79,9 +86,9 @@ platform.`,
 func runPush(cmd *cobra.Command, o *cliOpts, f *pushFlags, r ref, paths []string) error {
 	labels := map[string]string{}
 	for _, l := range f.labels {
-		k, v, ok := strings.Cut(l, "=")
+		k, v, ok := library.CutLabel(l)
 		if !ok || k == "" {
-			return usageError{fmt.Errorf("--label %q: expected key=value", l)}
+			return usageError{fmt.Errorf("--label %q: expected key=value (or key:value)", l)}
 		}
 		labels[k] = v
 	}

@@ -47,7 +47,7 @@ func newReleasesCmd(o *cliOpts) *cobra.Command {
 	fl.StringVar(&f.State, "state", "", "only releases in this state (draft, candidate, approved, released, withdrawn)")
 	fl.StringVar(&f.Type, "type", "", "only releases of this type (major, minor, emergency)")
 	fl.StringVar(&f.Constraint, "constraint", "", "only versions matching a SemVer constraint, e.g. ^1.2")
-	fl.StringVar(&f.Label, "label", "", "only releases with this label, key:value")
+	fl.StringVar(&f.Label, "label", "", "only releases with this label, key=value or key:value")
 	fl.IntVar(&limit, "limit", 0, "at most this many releases (0: all)")
 	return o.bind(cmd)
 }

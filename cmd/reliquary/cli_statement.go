@@ -89,6 +89,10 @@ func requireStatement(ctx context.Context, c *client.Client, r ref, keys [][]byt
 		if minState != client.StateApproved {
 			return nil, verifyFailed(what, "%s is only approved (seq %d), not released: pass --min-state approved to accept it", r, v.Predicate.Seq)
 		}
+	case client.StateWithdrawn:
+		if minState != client.StateWithdrawn { // get --allow-withdrawn, for forensics only
+			return nil, verifyFailed(what, "%s is withdrawn (seq %d, change %q): refused", r, v.Predicate.Seq, v.Predicate.ChangeID)
+		}
 	default:
 		return nil, verifyFailed(what, "%s is %s (seq %d, change %q): refused", r, v.Predicate.State, v.Predicate.Seq, v.Predicate.ChangeID)
 	}

@@ -179,6 +179,11 @@ func runVerify(cmd *cobra.Command, o *cliOpts, c *client.Client, r ref, file, ar
 	if rel.State == client.StateDraft {
 		return fmt.Errorf("%s is a draft: it has no signed manifest until it is sealed", r)
 	}
+	if rel.State == client.StateWithdrawn {
+		// Its signatures may still verify: say loudly that it must not run.
+		fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: %s is WITHDRAWN%s: signatures below prove origin only, not that it may be installed.\n",
+			r, withdrawnReason(rel))
+	}
 	var checks []check
 	var failed []string
 	record := func(name, subject string, err error) {

@@ -64,6 +64,8 @@ type serveConfig struct {
 	BodyIdleTimeout time.Duration `yaml:"body-idle-timeout"`
 	// WebhookAllowPrivate lets webhooks reach loopback/private addresses.
 	WebhookAllowPrivate bool `yaml:"webhook-allow-private"`
+	// S3PublicEndpoint is the store's address in presigned URLs (redirects).
+	S3PublicEndpoint string `yaml:"s3-public-endpoint"`
 }
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
@@ -90,6 +92,7 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.UISessionTTL, "ui-session-ttl", 8*time.Hour, "how long a web UI (/ui/) session lives without use")
 	fs.DurationVar(&c.BodyIdleTimeout, "body-idle-timeout", api.DefaultBodyIdleTimeout, "cut off a request body that sends nothing for this long (per read, not a total deadline)")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, private, link-local and unique-local addresses (trusted networks only)")
+	fs.StringVar(&c.S3PublicEndpoint, "s3-public-endpoint", "", "S3 address that downloaders reach, named in presigned URLs with --downloads redirect: host:port or https://host[:port] (default --s3-endpoint)")
 }
 
 // bindStoreFlags binds the settings that locate the index and the store
@@ -244,7 +247,7 @@ func (c *serveConfig) validate() error {
 
 func (c *serveConfig) s3Config() s3.Config {
 	return s3.Config{Endpoint: c.S3Endpoint, Bucket: c.S3Bucket, Region: c.S3Region,
-		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Insecure: c.S3Insecure, Timeout: c.StorageTimeout}
+		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Insecure: c.S3Insecure, Timeout: c.StorageTimeout, PublicEndpoint: c.S3PublicEndpoint}
 }
 
 // parseBytes reads a size such as 192MiB, 1GiB, 512KiB or 1048576 ("" is 0).

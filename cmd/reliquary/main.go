@@ -41,6 +41,8 @@ Exit codes: 0 ok, 1 failure, 2 usage error, 3 verification failed, 4 not found.`
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.Version = readBuildVersion().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	o := &cliOpts{}
 	root.AddCommand(newServeCmd())
@@ -58,5 +60,6 @@ Exit codes: 0 ok, 1 failure, 2 usage error, 3 verification failed, 4 not found.`
 	root.AddCommand(newLogCmd(o))
 	root.AddCommand(newCompletionCmd(root))
 	root.AddCommand(newLoginCmd(o), newPublisherCmd(o))
+	root.AddCommand(newURLCmd(o), newVersionCmd(), newHealthcheckCmd())
 	return root
 }

@@ -142,6 +142,10 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 		}
 	}
 
+	linkSecret, err := loadLinkSecret(cfg.DataDir)
+	if err != nil {
+		return err
+	}
 	notifier := journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
 	tlog := &transparency.Log{Tree: ix, Signer: signer, Store: store}
@@ -151,7 +155,8 @@ func serve(ctx context.Context, cfg *serveConfig) (err error) {
 		AnonymousRead: cfg.AnonymousRead, Downloads: cfg.Downloads, MaxUploadsPerToken: cfg.MaxUploadsPerToken, Logger: log,
 		OIDC: oidcVerifier, UISessionTTL: cfg.UISessionTTL, Log: tlog,
 		JournalCheck:        func() error { return errors.Join(catchup.Err(), mirror.Err()) },
-		WebhookAllowPrivate: cfg.WebhookAllowPrivate, BodyIdleTimeout: cfg.BodyIdleTimeout})
+		WebhookAllowPrivate: cfg.WebhookAllowPrivate, BodyIdleTimeout: cfg.BodyIdleTimeout,
+		LinkSecret: linkSecret})
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,

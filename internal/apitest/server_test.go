@@ -129,7 +129,7 @@ func TestServerConformsToSpec(t *testing.T) {
 	want(t, "get unknown product", admin.do(ctx, http.MethodGet, "/products/nope", nil), http.StatusNotFound, "PRODUCT_NOT_FOUND")
 	want(t, "invalid product name", admin.do(bad, http.MethodGet, "/products/NOPE", nil), http.StatusBadRequest, "INVALID_NAME")
 	want(t, "get unknown release", admin.do(ctx, http.MethodGet, "/products/app/releases/9.9.9", nil), http.StatusNotFound, "RELEASE_NOT_FOUND")
-	want(t, "get release bad version", admin.do(bad, http.MethodGet, "/products/app/releases/v1.2.0", nil), http.StatusBadRequest, "INVALID_VERSION")
+	want(t, "get release bad version", admin.do(bad, http.MethodGet, "/products/app/releases/1.2", nil), http.StatusBadRequest, "INVALID_VERSION")
 
 	// Artifacts.
 	data := bytes.Repeat([]byte("reliquary artifact bytes\n"), 4000)

@@ -29,7 +29,7 @@ import (
 //	idx_change_id      <change_id> 0x00 <product> 0x00 <semver key>    → {}
 //	idx_ci_id          <ci_id> 0x00 <product> 0x00 <semver key>        → {}
 //	idx_label          <key> 0x00 <value> 0x00 <product> 0x00 <semver key> → {}
-//	deployments        id uint64 BE (its journal seq)                  → Deployment JSON
+//	deployments        id uint64 BE (1, 2, … in order recorded)        → Deployment JSON
 //	idx_deploy_product <product> 0x00 id BE                            → {}
 //	idx_deploy_release <product> 0x00 <semver key> 0x00 id BE          → {}
 //	idx_deploy_env     <environment> 0x00 id BE                        → {}
@@ -60,7 +60,7 @@ var (
 		bucketBaselines, bucketIdxChangeID, bucketIdxCIID, bucketIdxLabel, bucketDeployments,
 		bucketIdxDeployProduct, bucketIdxDeployRelease, bucketIdxDeployEnv, bucketIdxDeployTarget, bucketEnvironments,
 		bucketPublishers, bucketOIDCSeen, bucketLogNodes, bucketStatementSeq, bucketStatements,
-		bucketRolloutPilots, bucketRolloutCounts}
+		bucketRolloutPilots, bucketRolloutCounts, bucketIdxSHA256}
 
 	// unjournaledBuckets are written outside the journal's changes: the
 	// journal itself, the meta bucket and operational state.
@@ -249,3 +249,8 @@ var (
 
 	keyLogSize = []byte("log_size")
 )
+
+// The artifact digest index (digests.go): which releases contain a file.
+//
+//	idx_sha256  <sha256 hex> 0x00 <product> 0x00 <semver key> → {}
+var bucketIdxSHA256 = []byte("idx_sha256")

@@ -53,6 +53,12 @@ func releaseLinks(r *library.Release, vk []byte) []entryRef {
 	if r.ChangeID != "" {
 		out = append(out, entryRef{bucketIdxChangeID, linkKey(valuePrefix(r.ChangeID), r.Product, vk)})
 	}
+	// Every change that moved the release (promote, withdraw) links it too.
+	for _, h := range r.History {
+		if h.ChangeID != "" && h.ChangeID != r.ChangeID {
+			out = append(out, entryRef{bucketIdxChangeID, linkKey(valuePrefix(h.ChangeID), r.Product, vk)})
+		}
+	}
 	for _, ci := range r.CIIDs {
 		if ci != "" {
 			out = append(out, entryRef{bucketIdxCIID, linkKey(valuePrefix(ci), r.Product, vk)})
@@ -101,6 +107,8 @@ func (t *tx) ReleasesByLink(q library.LinkQuery) ([]*library.Release, error) {
 		bucket, prefix = bucketIdxCIID, valuePrefix(q.Value)
 	case library.LinkLabel:
 		bucket, prefix = bucketIdxLabel, valuePrefix(q.Key, q.Value)
+	case library.LinkSHA256:
+		bucket, prefix = bucketIdxSHA256, valuePrefix(q.Value)
 	default:
 		return nil, fmt.Errorf("index: unknown link kind %q", q.Kind)
 	}
@@ -181,12 +189,17 @@ func deploymentEntries(d *library.Deployment) ([]entryRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []entryRef{
+	out := []entryRef{
 		{bucketIdxDeployProduct, deployIndexKey(valuePrefix(d.Product), d.ID)},
 		{bucketIdxDeployRelease, deployIndexKey(deployReleasePrefix(d.Product, vk), d.ID)},
 		{bucketIdxDeployEnv, deployIndexKey(valuePrefix(d.Environment), d.ID)},
 		{bucketIdxDeployTarget, deployIndexKey(valuePrefix(d.Target), d.ID)},
-	}, nil
+	}
+	// The change a deployment was made under links the deployed release.
+	if d.ChangeID != "" {
+		out = append(out, entryRef{bucketIdxChangeID, linkKey(valuePrefix(d.ChangeID), d.Product, vk)})
+	}
+	return out, nil
 }
 
 // PutDeployment implements library.WriteTx.

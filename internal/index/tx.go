@@ -239,12 +239,18 @@ func (t *tx) PutArtifact(product, version string, a *library.Artifact) error {
 	if err != nil {
 		return err
 	}
+	if err := t.putDigestLink(product, vk, a); err != nil { // digests.go
+		return err
+	}
 	return t.putJSON(bucketArtifacts, artifactKey(product, vk, a.Name), a)
 }
 
 func (t *tx) DeleteArtifact(product, version, name string) error {
 	vk, err := versionKeyOf(version)
 	if err != nil {
+		return err
+	}
+	if err := t.dropDigestLink(product, vk, name); err != nil { // digests.go
 		return err
 	}
 	return t.del(bucketArtifacts, artifactKey(product, vk, name))

@@ -96,6 +96,9 @@ func (in *BaselineInput) validate() error {
 		return withDetails(ErrInvalidInput, fmt.Sprintf("a baseline has at most %d members", MaxBaselineMembers), map[string]any{"field": "releases"})
 	}
 	seen := make(map[string]bool, len(in.Releases))
+	for i := range in.Releases {
+		in.Releases[i].Version = NormalizeVersionInput(in.Releases[i].Version)
+	}
 	for _, m := range in.Releases {
 		if err := ValidateProductName(m.Product); err != nil {
 			return err

@@ -45,9 +45,8 @@ var (
 	targetRe      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,252}$`)
 )
 
-// Deployment is one installation record written by an installer. Its ID is
-// the sequence number of the journal event that recorded it, so records
-// are ordered the way they were written.
+// Deployment is one installation record written by an installer. IDs
+// count records from 1 in the order they were written.
 type Deployment struct {
 	ID          uint64           `json:"id"`
 	Product     string           `json:"product"`
@@ -93,6 +92,7 @@ func (in *DeploymentInput) validate() (json.RawMessage, error) {
 	if err := ValidateProductName(in.Product); err != nil {
 		return nil, err
 	}
+	in.Version = NormalizeVersionInput(in.Version)
 	if _, err := ParseVersion(in.Version); err != nil {
 		return nil, err
 	}
@@ -162,11 +162,15 @@ func (s *Service) RecordDeployment(_ context.Context, pr Principal, in Deploymen
 				map[string]any{"state": r.State, "allowed": []State{StateCandidate, StateApproved, StateReleased, StateWithdrawn}})
 		}
 		d.Type = r.Type
-		head, _, err := tx.Head()
+		// Ids count deployments from 1: one more than the newest record.
+		newest, err := tx.Deployments(DeploymentQuery{Limit: 1})
 		if err != nil {
 			return err
 		}
-		d.ID = head + 1 // the seq of the event recorded below
+		d.ID = 1
+		if len(newest) > 0 {
+			d.ID = newest[0].ID + 1
+		}
 		slot, err := tx.EnvironmentSlot(d.Environment, d.Product, d.Target)
 		if err != nil {
 			return err
@@ -188,13 +192,10 @@ func (s *Service) RecordDeployment(_ context.Context, pr Principal, in Deploymen
 		if err != nil {
 			return err
 		}
-		ev, err := tx.Record(Event{Time: d.RecordedAt, Actor: pr.Name, Type: EvDeploymentRecorded, Subject: d.Product + "@" + d.Version,
+		_, err = tx.Record(Event{Time: d.RecordedAt, Actor: pr.Name, Type: EvDeploymentRecorded, Subject: d.Product + "@" + d.Version,
 			Data: map[string]any{"deployment": d}})
 		if err != nil {
 			return err
-		}
-		if ev.Seq != d.ID {
-			return fmt.Errorf("deployment recorded as event %d, expected %d", ev.Seq, d.ID)
 		}
 		if halt != nil {
 			return s.haltRollout(tx, pr, r, d, *halt)
@@ -227,6 +228,7 @@ func (s *Service) Deployments(_ context.Context, pr Principal, f DeploymentFilte
 		if f.Product == "" {
 			return nil, "", withDetails(ErrInvalidInput, "filtering by version needs a product", map[string]any{"parameter": "version"})
 		}
+		f.Version = NormalizeVersionInput(f.Version)
 		if _, err := ParseVersion(f.Version); err != nil {
 			return nil, "", err
 		}
@@ -354,18 +356,27 @@ func (s *Service) Environment(_ context.Context, pr Principal, env string) (*Env
 type ReleaseSearch struct {
 	ChangeID string
 	CIID     string
-	Label    string // key:value
+	Label    string // key:value (or key=value)
 	State    State
 	Limit    int
 	Cursor   string // product@version of the last release of the previous page
+	// SHA256 finds the releases containing an artifact with this digest.
+	SHA256 string
 }
 
 // SearchReleases answers a CMDB search from the link indexes (never a
 // scan of every release), limited to the products the principal may
 // access. Results are ordered by product, then newest first.
 func (s *Service) SearchReleases(_ context.Context, pr Principal, q ReleaseSearch) (list []*Release, next string, err error) {
-	if q.ChangeID == "" && q.CIID == "" && q.Label == "" {
-		return nil, "", withDetails(ErrInvalidInput, "give at least one of change_id, ci_id and label", nil)
+	if q.ChangeID == "" && q.CIID == "" && q.Label == "" && q.SHA256 == "" {
+		return nil, "", withDetails(ErrInvalidInput, "give at least one of change_id, ci_id, label and sha256", nil)
+	}
+	if q.SHA256 != "" {
+		d, err := parseSHA256(q.SHA256)
+		if err != nil {
+			return nil, "", err
+		}
+		q.SHA256 = d
 	}
 	for _, f := range []struct{ name, v string }{{"change_id", q.ChangeID}, {"ci_id", q.CIID}, {"label", q.Label}} {
 		if err := checkText(f.name, f.v, 512); err != nil {
@@ -378,8 +389,8 @@ func (s *Service) SearchReleases(_ context.Context, pr Principal, q ReleaseSearc
 	var labelKey, labelValue string
 	if q.Label != "" {
 		var ok bool
-		if labelKey, labelValue, ok = strings.Cut(q.Label, ":"); !ok || labelKey == "" {
-			return nil, "", withDetails(ErrInvalidInput, "label must be key:value", map[string]any{"field": "label"})
+		if labelKey, labelValue, ok = CutLabel(q.Label); !ok || labelKey == "" {
+			return nil, "", withDetails(ErrInvalidInput, "label must be key:value or key=value", map[string]any{"field": "label"})
 		}
 	}
 	var after *ReleaseRef
@@ -401,6 +412,8 @@ func (s *Service) SearchReleases(_ context.Context, pr Principal, q ReleaseSearc
 	var cut bool // the page reached MaxPageBytes
 	lq := LinkQuery{After: after, Limit: limit + 1, MaxBytes: MaxPageBytes, Truncated: &cut}
 	switch {
+	case q.SHA256 != "":
+		lq.Kind, lq.Value = LinkSHA256, q.SHA256
 	case q.ChangeID != "":
 		lq.Kind, lq.Value = LinkChangeID, q.ChangeID
 	case q.CIID != "":
@@ -409,7 +422,7 @@ func (s *Service) SearchReleases(_ context.Context, pr Principal, q ReleaseSearc
 		lq.Kind, lq.Key, lq.Value = LinkLabel, labelKey, labelValue
 	}
 	lq.Match = func(r *Release) bool {
-		if !pr.CanAccess(r.Product) || (q.State != "" && r.State != q.State) || (q.ChangeID != "" && r.ChangeID != q.ChangeID) {
+		if !pr.CanAccess(r.Product) || (q.State != "" && r.State != q.State) || (q.ChangeID != "" && lq.Kind != LinkChangeID && !changeLinks(r, q.ChangeID)) {
 			return false
 		}
 		if q.CIID != "" && !slices.Contains(r.CIIDs, q.CIID) {
@@ -447,6 +460,7 @@ const (
 	LinkChangeID LinkKind = "change_id"
 	LinkCIID     LinkKind = "ci_id"
 	LinkLabel    LinkKind = "label"
+	LinkSHA256   LinkKind = "sha256"
 )
 
 // LinkQuery selects releases across products through one link index,

@@ -108,6 +108,7 @@ func (s *Service) Resolve(_ context.Context, product string, req ResolveRequest)
 			if len(m) == 0 {
 				return false
 			}
+			r.Artifacts = nonNil(arts) // all of them, as GET release shows
 			out = &Resolution{Release: r, Artifacts: m}
 			return true
 		}
@@ -128,6 +129,5 @@ func (s *Service) Resolve(_ context.Context, product string, req ResolveRequest)
 		return nil, withDetails(ErrNoMatch, fmt.Sprintf("no %s release of %s matches %q for os=%q arch=%q", q.MinState, product, constraint, req.OS, req.Arch),
 			map[string]any{"product": product, "constraint": constraint, "os": req.OS, "arch": req.Arch, "min_state": q.MinState, "current": req.Current})
 	}
-	out.Release.Artifacts = nil
 	return out, nil
 }

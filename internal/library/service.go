@@ -231,6 +231,7 @@ func (s *Service) CreateRelease(_ context.Context, pr Principal, product string,
 	if err := ValidateProductName(product); err != nil {
 		return nil, err
 	}
+	in.Version = NormalizeVersionInput(in.Version)
 	v, err := ParseVersion(in.Version)
 	if err != nil {
 		return nil, err
@@ -336,9 +337,9 @@ func (s *Service) Releases(_ context.Context, product string, f ReleaseFilter) (
 		match = append(match, func(r *Release) bool { v, err := ParseVersion(r.Version); return err == nil && c.Check(v) })
 	}
 	if f.Label != "" {
-		k, v, ok := strings.Cut(f.Label, ":")
+		k, v, ok := CutLabel(f.Label)
 		if !ok || k == "" {
-			return nil, "", withDetails(ErrInvalidInput, "label filter must be key:value", map[string]any{"field": "label"})
+			return nil, "", withDetails(ErrInvalidInput, "label filter must be key:value or key=value", map[string]any{"field": "label"})
 		}
 		match = append(match, func(r *Release) bool { got, ok := r.Labels[k]; return ok && got == v })
 	}

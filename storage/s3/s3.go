@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,10 @@ type Config struct {
 	// a request/response call as a whole, a stream each step of the
 	// store's. Past it the call fails with storage.ErrUnavailable.
 	Timeout time.Duration
+	// PublicEndpoint is the host presigned URLs name, for clients that reach
+	// the store by another address than the service does: host:port (the
+	// scheme of Insecure) or http(s)://host[:port]. "" means Endpoint.
+	PublicEndpoint string
 }
 
 // Validate reports the first missing or malformed setting in words a person
@@ -68,12 +73,16 @@ func (c Config) Validate() error {
 	case c.PartSize != 0 && c.PartSize < 5<<20:
 		return fmt.Errorf("s3 part size %d is below the S3 minimum of 5 MiB", c.PartSize)
 	}
+	if _, _, err := c.publicEndpoint(); err != nil {
+		return err
+	}
 	return nil
 }
 
 // Store is a BlobStore on one S3 bucket.
 type Store struct {
 	client   *minio.Client
+	presign  *minio.Client // the client of PublicEndpoint, or client
 	bucket   string
 	endpoint string
 	partSize uint64
@@ -118,7 +127,21 @@ func New(cfg Config) (*Store, error) {
 	if part == 0 {
 		part = DefaultPartSize
 	}
-	return &Store{client: client, bucket: cfg.Bucket, endpoint: cfg.Endpoint, partSize: part, timeout: timeout}, nil
+	presign := client
+	if host, secure, _ := cfg.publicEndpoint(); host != "" {
+		// Presigning is local (the region is known): this client never
+		// connects; it only names the public host in the signature.
+		presign, err = minio.New(host, &minio.Options{
+			Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+			Secure:       secure,
+			Region:       region,
+			BucketLookup: minio.BucketLookupPath,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("s3 public endpoint %s: %w", cfg.PublicEndpoint, err)
+		}
+	}
+	return &Store{client: client, presign: presign, bucket: cfg.Bucket, endpoint: cfg.Endpoint, partSize: part, timeout: timeout}, nil
 }
 
 // Client exposes the minio-go client (benchmarks compare against it).
@@ -269,15 +292,15 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 			return nil, storage.Info{}, fmt.Errorf("get %s: %w", key, storage.ErrInvalidRange)
 		}
 	}
+	// minio-go's Core.GetObject hands over the HTTP response body itself:
+	// one request, and the caller's reads go straight to the connection.
+	// (*Client).GetObject's *Object puts a goroutine and two channel hops
+	// behind every Read — the CPU profile of a proxied download showed
+	// the scheduler and futex work of that hand-off (BENCHMARKS.md). The
+	// watchdog bounds the wait for the answer, then every read.
 	wd := s.newWatchdog(ctx)
-	obj, err := s.client.GetObject(wd.ctx, s.bucket, key, opts)
+	body, st, hdr, err := minio.Core{Client: s.client}.GetObject(wd.ctx, s.bucket, key, opts)
 	if err != nil {
-		wd.done()
-		return nil, storage.Info{}, s.mapErr("get "+key, err)
-	}
-	st, err := obj.Stat()
-	if err != nil {
-		obj.Close()
 		fired := wd.fired()
 		wd.done()
 		if fired {
@@ -286,8 +309,21 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 		return nil, storage.Info{}, s.mapErr("get "+key, err)
 	}
 	wd.disarm()
-	// With a range, Stat reports the object's full size.
-	return &watchedBody{rc: obj, w: wd, s: s, op: "get " + key}, storage.Info{Key: key, Size: st.Size, ModTime: st.LastModified}, nil
+	size := st.Size
+	if total, ok := rangeTotal(hdr.Get("Content-Range")); ok {
+		size = total // with a range, Content-Length is the range's
+	}
+	return &watchedBody{rc: body, w: wd, s: s, op: "get " + key}, storage.Info{Key: key, Size: size, ModTime: st.LastModified}, nil
+}
+
+// rangeTotal reads the complete length of a Content-Range "bytes a-b/total".
+func rangeTotal(cr string) (int64, bool) {
+	i := strings.LastIndexByte(cr, '/')
+	if i < 0 || !strings.HasPrefix(cr, "bytes ") {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(cr[i+1:], 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // Stat implements storage.BlobStore.
@@ -400,7 +436,7 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 	if filename != "" {
 		params.Set("response-content-disposition", mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
 	}
-	u, err := s.client.PresignedGetObject(ctx, s.bucket, key, expiry, params)
+	u, err := s.presign.PresignedGetObject(ctx, s.bucket, key, expiry, params)
 	if err != nil {
 		return nil, s.mapErr("presign "+key, err)
 	}
@@ -477,4 +513,25 @@ func (s *Store) mapErr(op string, err error) error {
 		return fmt.Errorf("%s at %s: %w: %v", op, s.endpoint, storage.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s at %s: %w", op, s.endpoint, err)
+}
+
+// publicEndpoint parses PublicEndpoint into a host[:port] and whether it
+// speaks HTTPS ("" when unset).
+func (c Config) publicEndpoint() (host string, secure bool, err error) {
+	if c.PublicEndpoint == "" {
+		return "", false, nil
+	}
+	raw, secure := c.PublicEndpoint, !c.Insecure
+	if strings.Contains(raw, "://") {
+		u, perr := url.Parse(raw)
+		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return "", false, fmt.Errorf("s3 public endpoint %q must be host:port or http(s)://host[:port] with no path", raw)
+		}
+		return u.Host, u.Scheme == "https", nil
+	}
+	if strings.ContainsAny(raw, "/?#@ ") {
+		return "", false, fmt.Errorf("s3 public endpoint %q must be host:port or http(s)://host[:port] with no path", raw)
+	}
+	return raw, secure, nil
 }
