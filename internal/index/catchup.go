@@ -1,7 +1,6 @@
 package index
 
 import (
-	"encoding/json"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -26,26 +25,8 @@ func (ix *Index) AppendJournal(evs []*journal.Event) error {
 			if err := v.Add(e); err != nil {
 				return fmt.Errorf("catch up: %w", err)
 			}
-			raw, err := json.Marshal(e)
-			if err != nil {
-				return err
-			}
-			if err := btx.Bucket(bucketJournal).Put(seqKey(e.Seq), raw); err != nil {
-				return err
-			}
-			if err := tree.append(btx, e); err != nil {
-				return fmt.Errorf("catch up: event %d: %w", e.Seq, err)
-			}
-			var data struct {
-				Changes []Change `json:"changes"`
-			}
-			if err := json.Unmarshal(e.Data, &data); err != nil {
-				return fmt.Errorf("catch up: event %d data: %w", e.Seq, err)
-			}
-			for _, c := range data.Changes {
-				if err := applyChange(btx, c); err != nil {
-					return fmt.Errorf("catch up: event %d: %w", e.Seq, err)
-				}
+			if err := replayEvent(btx, &tree, e); err != nil {
+				return fmt.Errorf("catch up: %w", err)
 			}
 		}
 		last := evs[len(evs)-1]

@@ -118,6 +118,34 @@ func (ix *Index) SetSegmentCursor(seq uint64) error {
 // rebuildBatch is how many events one rebuild transaction applies.
 const rebuildBatch = 2000
 
+// replayEvent stores a verified event that continues the journal, appends
+// it to the signed log and applies its index changes: how Rebuild and
+// AppendJournal (catch-up) project the journal into the index.
+func replayEvent(btx *bolt.Tx, tree *logAppender, e *journal.Event) error {
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := btx.Bucket(bucketJournal).Put(seqKey(e.Seq), raw); err != nil {
+		return err
+	}
+	if err := tree.append(btx, e); err != nil {
+		return fmt.Errorf("event %d: %w", e.Seq, err)
+	}
+	var data struct {
+		Changes []Change `json:"changes"`
+	}
+	if err := json.Unmarshal(e.Data, &data); err != nil {
+		return fmt.Errorf("event %d data: %w", e.Seq, err)
+	}
+	for _, c := range data.Changes {
+		if err := applyChange(btx, c); err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+	}
+	return nil
+}
+
 // Rebuild creates a new index at path from a journal alone: each event's
 // chain is verified, the event stored, and its changes replayed. next
 // returns io.EOF after the last event. The file must not exist yet.
@@ -147,26 +175,8 @@ func Rebuild(path string, next func() (*journal.Event, error)) (uint64, error) {
 				if err := v.Add(e); err != nil {
 					return err
 				}
-				raw, err := json.Marshal(e)
-				if err != nil {
+				if err := replayEvent(btx, &tree, e); err != nil {
 					return err
-				}
-				if err := btx.Bucket(bucketJournal).Put(seqKey(e.Seq), raw); err != nil {
-					return err
-				}
-				if err := tree.append(btx, e); err != nil {
-					return fmt.Errorf("event %d: %w", e.Seq, err)
-				}
-				var data struct {
-					Changes []Change `json:"changes"`
-				}
-				if err := json.Unmarshal(e.Data, &data); err != nil {
-					return fmt.Errorf("event %d data: %w", e.Seq, err)
-				}
-				for _, c := range data.Changes {
-					if err := applyChange(btx, c); err != nil {
-						return fmt.Errorf("event %d: %w", e.Seq, err)
-					}
 				}
 				if err := btx.Bucket(bucketMeta).Put(keyJournalHead, encodeHead(e.Seq, e.Hash)); err != nil {
 					return err

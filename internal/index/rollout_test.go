@@ -310,13 +310,17 @@ func TestRolloutHaltOnFailuresReturnsThePreviousRelease(t *testing.T) {
 	}
 	// A fifth record, a success: 4 of 5 failed ≥ 0.2 halts, in the
 	// transaction of that record.
-	d := e.deploy("hr", "1.1.0", "production", inRollout[4], library.DeploySucceeded)
-	var evs []*journal.Event
-	if err := e.ix.View(func(tx library.ReadTx) (err error) { evs, err = tx.Events(d.ID, 0); return }); err != nil {
+	var head uint64
+	if err := e.ix.View(func(tx library.ReadTx) (err error) { head, _, err = tx.Head(); return }); err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 1 || evs[0].Type != library.EvRolloutHalted || evs[0].Subject != "hr@1.1.0" {
-		t.Fatalf("events after the deployment: %v", evs)
+	d := e.deploy("hr", "1.1.0", "production", inRollout[4], library.DeploySucceeded)
+	var evs []*journal.Event
+	if err := e.ix.View(func(tx library.ReadTx) (err error) { evs, err = tx.Events(head, 0); return }); err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].Type != library.EvDeploymentRecorded || evs[1].Type != library.EvRolloutHalted || evs[1].Subject != "hr@1.1.0" {
+		t.Fatalf("events of the deployment: %v", evs)
 	}
 	view, err := e.lib.Rollout(context.Background(), "hr", "1.1.0")
 	if err != nil {
@@ -341,7 +345,7 @@ func TestRolloutHaltOnFailuresReturnsThePreviousRelease(t *testing.T) {
 	}
 	// More records never halt twice; a new plan clears the halt.
 	e.deploy("hr", "1.1.0", "production", inRollout[5], library.DeployFailed)
-	if err := e.ix.View(func(tx library.ReadTx) (err error) { evs, err = tx.Events(d.ID, 0); return }); err != nil {
+	if err := e.ix.View(func(tx library.ReadTx) (err error) { evs, err = tx.Events(head, 0); return }); err != nil {
 		t.Fatal(err)
 	}
 	if n := countType(evs, library.EvRolloutHalted); n != 1 {
