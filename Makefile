@@ -75,6 +75,8 @@ bench: $(MINIO) $(REGISTRY) bench-ui
 # Benchmarks of one component each (BENCHMARKS.md, "Component benchmarks").
 bench-go:
 	$(GO) test -run '^$$' -bench 'Retention100k' -benchtime 1x ./internal/library/
+	$(GO) test -run '^$$' -bench 'Resolve100k|InclusionProof100k|ConsistencyProof100k|LogAppend' -benchtime 2000x ./internal/index/
+	$(GO) test -run '^$$' -bench 'SignCheckpoint' ./internal/transparency/
 
 # Web UI: p95 of every page with 100,000 releases in one product (§6, §10).
 .PHONY: bench-ui
