@@ -152,6 +152,12 @@ publishes (/signing/keys). A failed check exits with code 3 and names what faile
 			if err != nil {
 				return err
 			}
+			// Said first, whatever the checks below conclude: a withdrawn
+			// release's signatures may still verify, but it must not run.
+			if rel, err := c.Release(cmd.Context(), r.product, r.version); err == nil && rel.State == client.StateWithdrawn {
+				fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: %s is WITHDRAWN%s: its signatures prove origin only, not that it may be installed.\n",
+					r, withdrawnReason(rel))
+			}
 			if err := verifyStatement(cmd, o, c, r, keyFile, &st); err != nil {
 				return err
 			}
@@ -178,11 +184,6 @@ func runVerify(cmd *cobra.Command, o *cliOpts, c *client.Client, r ref, file, ar
 	}
 	if rel.State == client.StateDraft {
 		return fmt.Errorf("%s is a draft: it has no signed manifest until it is sealed", r)
-	}
-	if rel.State == client.StateWithdrawn {
-		// Its signatures may still verify: say loudly that it must not run.
-		fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: %s is WITHDRAWN%s: signatures below prove origin only, not that it may be installed.\n",
-			r, withdrawnReason(rel))
 	}
 	var checks []check
 	var failed []string
