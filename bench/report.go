@@ -87,18 +87,18 @@ func (b *bench) report(w io.Writer) {
 	p("| # | measurement | Reliquary | baseline | ratio / target |")
 	p("|---|---|---|---|---|")
 	p("| 1 | upload %s, MiB/s | %s | direct PutObject %s | %s |", size, b.fig("up/reliquary", "%.0f"), b.fig("up/direct", "%.0f"),
-		b.ratio("up/reliquary", "up/direct", 0.90))
+		b.ratio("up/reliquary", "up/direct", 0.95))
 	p("| 2 | download %s, proxy, MiB/s | %s | direct GetObject %s | %s |", size, b.fig("down/reliquary", "%.0f"), b.fig("down/direct", "%.0f"),
-		b.ratio("down/reliquary", "down/direct", 0.90))
+		b.ratio("down/reliquary", "down/direct", 0.95))
 	p("| 2 | download %s, `?redirect=1` (307 → presigned GET), MiB/s | %s | direct GetObject | %s |", size, b.fig("down/redirect", "%.0f"),
 		b.ratio("down/redirect", "down/direct", 0))
 	p("| 3 | %d clients × %s concurrent upload, aggregate MiB/s | %s | direct %d × PutObject %s | %s |", b.cfg.clients, size,
 		b.fig("conc/reliquary", "%.0f"), b.cfg.clients, b.fig("conc/direct", "%.0f"), b.ratio("conc/reliquary", "conc/direct", 0))
 	rss := "—"
 	if v := b.samples["conc/rss"]; len(v) > 0 {
-		rss = fmt.Sprintf("max %.0f MiB: %s", slices.Max(v), verdict(slices.Max(v) < 256))
+		rss = fmt.Sprintf("max %.0f MiB: %s", slices.Max(v), verdict(slices.Max(v) < 192))
 	}
-	p("| 3 | server peak RSS during that run, MiB | %s | | target < 256 MiB, %s |", b.fig("conc/rss", "%.0f"), rss)
+	p("| 3 | server peak RSS during that run, MiB | %s | | target < 192 MiB, %s |", b.fig("conc/rss", "%.0f"), rss)
 	releases := fmt.Sprintf("%d", b.cfg.releases)
 	if b.cfg.releases == 100_000 {
 		releases = "100,000"
