@@ -192,10 +192,6 @@ func (a *App) bootstrap(ctx context.Context) error {
 	return nil
 }
 
-// Ready reports whether the index has caught up with the bucket's journal
-// and holds no foreign journal (nil: ready as far as the journal goes).
-func (a *App) Ready() error { return a.catchup.Err() }
-
 // Handler serves the HTTP API, the UI and the metrics.
 func (a *App) Handler() http.Handler { return a.API.Handler() }
 
