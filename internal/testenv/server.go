@@ -2,21 +2,17 @@ package testenv
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/reliquary/reliquary/api"
+	"github.com/reliquary/reliquary/internal/app"
 	"github.com/reliquary/reliquary/internal/index"
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
-	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/internal/signing"
-	"github.com/reliquary/reliquary/internal/transparency"
 	"github.com/reliquary/reliquary/storage"
 	"github.com/reliquary/reliquary/storage/fs"
 	"github.com/reliquary/reliquary/storage/s3"
@@ -104,53 +100,25 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 		tb.Cleanup(func() { st.Close() })
 		store = st
 	}
-	ix, err := index.Open(filepath.Join(dir, "index.db"), index.Options{})
+	// The same wiring as `reliquary serve` (internal/app), with fast
+	// journal workers.
+	a, err := app.New(context.Background(), app.Config{
+		DataDir: dir, Store: store, AdminToken: AdminSecret, Now: o.Now,
+		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, UISessionTTL: o.UISessionTTL, BodyIdleTimeout: o.BodyIdleTimeout,
+		WebhookAllowPrivate: !o.WebhookDenyPrivate,
+		OIDCIssuers:         o.OIDCIssuers, OIDCTokenTTL: o.OIDCTokenTTL, OIDCMinKeyRefresh: o.OIDCMinKeyRefresh,
+		OIDCAllowHTTPIssuer: true,
+		MirrorInterval:      50 * time.Millisecond,
+		WebhookMinBackoff:   20 * time.Millisecond, WebhookMaxBackoff: 200 * time.Millisecond, WebhookPoll: 100 * time.Millisecond,
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	signer, err := signing.Load(context.Background(), signing.Config{DataDir: dir})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keyring, err := signing.NewKeyring(signer)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	// As serve does: catch up from the bucket's journal before serving.
-	var foreign error
-	if _, err := journal.CatchUp(context.Background(), store, ix); errors.Is(err, journal.ErrForeignJournal) {
-		foreign = err
-	} else if err != nil {
-		tb.Fatal(err)
-	}
-	lib := library.New(library.Config{Repo: ix, Store: store, Signer: signer, OIDCTokenTTL: o.OIDCTokenTTL, Now: o.Now})
-	verifier, err := oidc.New(oidc.Config{Issuers: o.OIDCIssuers, AllowHTTPIssuer: true, MinKeyRefresh: o.OIDCMinKeyRefresh})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := lib.Bootstrap(context.Background(), AdminSecret); err != nil {
-		tb.Fatal(err)
-	}
-	notifier := journal.NewNotifier()
-	ix.OnCommit(func([]*journal.Event) { notifier.Notify() })
-	tlog := &transparency.Log{Tree: ix, Signer: signer, Store: store}
-	mirror := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: notifier, Log: slog.Default(), Interval: 50 * time.Millisecond,
-		Checkpoint: tlog.MirrorCheckpoint}
-	srv := api.New(api.Config{Library: lib, Index: ix, Store: store, PublicKeyPEM: signer.PublicKeyPEM(), Keyring: keyring, Bundler: keyring,
-		AnonymousRead: o.AnonymousRead, Downloads: o.Downloads, Journal: ix, Notifier: notifier, OIDC: verifier, UISessionTTL: o.UISessionTTL, Log: tlog,
-		JournalCheck:        func() error { return errors.Join(foreign, mirror.Err()) },
-		WebhookAllowPrivate: !o.WebhookDenyPrivate, BodyIdleTimeout: o.BodyIdleTimeout})
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(a.Handler())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	if o.Workers {
-		d := &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: notifier, Log: slog.Default(),
-			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Poll: 100 * time.Millisecond,
-			AllowPrivate: !o.WebhookDenyPrivate}
-		wg.Go(func() { mirror.Run(ctx) })
-		wg.Go(func() { d.Run(ctx) })
-		st := &transparency.StatementWorker{Log: tlog, Events: ix, Notifier: notifier}
-		wg.Go(func() { st.Run(ctx) })
+		wg.Go(func() { _ = a.Run(ctx) })
 	}
 	var once sync.Once
 	stop := func() {
@@ -159,12 +127,14 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 			hs.Close()
 			cancel()
 			wg.Wait()
-			ix.Close()
+			if err := a.Close(); err != nil {
+				tb.Error(err)
+			}
 		})
 	}
 	tb.Cleanup(stop)
-	return &Server{URL: hs.URL, AdminToken: AdminSecret, Store: store, Index: ix, Lib: lib, Signer: signer, DataDir: dir,
-		Notifier: notifier, Mirror: mirror, S3: s3cfg, stop: stop}
+	return &Server{URL: hs.URL, AdminToken: AdminSecret, Store: store, Index: a.Index, Lib: a.Lib, Signer: a.Signer, DataDir: dir,
+		Notifier: a.Notifier, Mirror: a.Mirror, S3: s3cfg, stop: stop}
 }
 
 // Objects lists every key in the server's store.

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -34,10 +34,10 @@ var errCatchingUp = errors.New("catching up from the bucket's journal: the store
 //   - a fresh index whose store does not answer at start starts not ready
 //     and catches up in the background once the store answers.
 type catchUp struct {
-	cfg   *serveConfig
-	store storage.BlobStore
-	ix    *index.Index
-	log   *slog.Logger
+	dataDir string
+	store   storage.BlobStore
+	ix      *index.Index
+	log     *slog.Logger
 	// keyed: the library's key was there before this start (a file in
 	// the data dir, or --signing-key).
 	keyed bool
@@ -46,12 +46,12 @@ type catchUp struct {
 	state error // nil, errCatchingUp, a foreign journal, or a fatal reason
 }
 
-func newCatchUp(cfg *serveConfig, store storage.BlobStore, ix *index.Index, log *slog.Logger) *catchUp {
-	keyed := cfg.SigningKey != ""
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, signing.DefaultKeyFile)); err == nil {
+func newCatchUp(dataDir, signingKey string, store storage.BlobStore, ix *index.Index, log *slog.Logger) *catchUp {
+	keyed := signingKey != ""
+	if _, err := os.Stat(filepath.Join(dataDir, signing.DefaultKeyFile)); err == nil {
 		keyed = true
 	}
-	return &catchUp{cfg: cfg, store: store, ix: ix, log: log, keyed: keyed}
+	return &catchUp{dataDir: dataDir, store: store, ix: ix, log: log, keyed: keyed}
 }
 
 // Err is the readiness check.
@@ -96,7 +96,7 @@ func (c *catchUp) attempt(ctx context.Context) error {
 	if !c.keyed {
 		return fmt.Errorf("the bucket already holds a library's journal but %s has no signing key: "+
 			"copy the library's %s into it or pass --signing-key (a new key would sign nothing the library signed)",
-			c.cfg.DataDir, signing.DefaultKeyFile)
+			c.dataDir, signing.DefaultKeyFile)
 	}
 	n, err := journal.CatchUp(ctx, c.store, c.ix)
 	if errors.Is(err, journal.ErrForeignJournal) {
