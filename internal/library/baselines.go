@@ -15,7 +15,6 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/reliquary/reliquary/internal/manifest"
-	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/storage"
 )
 
@@ -189,7 +188,7 @@ func (s *Service) CreateBaseline(ctx context.Context, pr Principal, in BaselineI
 	if err := s.putFresh(ctx, mkey, body, manifest.ManifestMediaType); err != nil {
 		return nil, fmt.Errorf("baseline %s: %w", in.Name, err)
 	}
-	if err := s.putFresh(ctx, skey, signing.EncodeSignature(sig), "text/plain"); err != nil {
+	if err := s.putFresh(ctx, skey, manifest.EncodeSignature(sig), "text/plain"); err != nil {
 		s.removeObjects(ctx, mkey)
 		return nil, fmt.Errorf("baseline %s: %w", in.Name, err)
 	}

@@ -12,7 +12,6 @@ import (
 	"slices"
 
 	"github.com/reliquary/reliquary/internal/manifest"
-	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/storage"
 )
 
@@ -86,7 +85,7 @@ func (s *Service) Seal(ctx context.Context, pr Principal, product, version strin
 	if err := s.putFresh(ctx, mkey, body, manifest.ManifestMediaType); err != nil {
 		return nil, fmt.Errorf("seal %s: %w", subject, err)
 	}
-	if err := s.putFresh(ctx, skey, signing.EncodeSignature(sig), "text/plain"); err != nil {
+	if err := s.putFresh(ctx, skey, manifest.EncodeSignature(sig), "text/plain"); err != nil {
 		s.removeObjects(ctx, mkey)
 		return nil, fmt.Errorf("seal %s: %w", subject, err)
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
+	"github.com/reliquary/reliquary/internal/manifest"
 )
 
 // PublicKey is one verification key of a Keyring.
@@ -139,12 +141,8 @@ func KeyIDFromPEM(pubPEM []byte) (string, error) {
 
 // EncodeSignature returns the base64 (standard, padded) text of a DER
 // signature: the body of the .sig files and signature endpoints, and the
-// format cosign's --signature flag reads.
-func EncodeSignature(sig []byte) []byte {
-	out := make([]byte, base64.StdEncoding.EncodedLen(len(sig)))
-	base64.StdEncoding.Encode(out, sig)
-	return out
-}
+// format cosign's --signature flag reads (manifest.EncodeSignature).
+func EncodeSignature(sig []byte) []byte { return manifest.EncodeSignature(sig) }
 
 // DecodeSignature reverses EncodeSignature, ignoring surrounding whitespace
 // (a trailing newline is common in files).
