@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -132,23 +135,17 @@ func (c *serveConfig) load(cmd *cobra.Command, configFile string) error {
 	return c.validate()
 }
 
-// fill applies the environment and the YAML file to unset flags.
+// fill applies the environment and the YAML file to unset flags: a flag
+// given on the command line wins, then RELIQUARY_<NAME>, then the file.
 func (c *serveConfig) fill(cmd *cobra.Command, configFile string) error {
-	fileVals := map[string]any{}
-	if configFile != "" {
-		data, err := os.ReadFile(configFile)
-		if err != nil {
-			return fmt.Errorf("read --config: %w", err)
-		}
-		if err := yaml.Unmarshal(data, &fileVals); err != nil {
-			return fmt.Errorf("--config %s is not valid YAML: %w", configFile, err)
-		}
+	file, inFile, err := readConfigFile(configFile)
+	if err != nil {
+		return err
 	}
+	fields := yamlFields()
 	fs := cmd.Flags()
 	var errs []error
-	known := map[string]bool{}
 	fs.VisitAll(func(f *pflag.Flag) {
-		known[f.Name] = true
 		if f.Changed || f.Name == "config" || f.Name == "help" {
 			return
 		}
@@ -159,25 +156,53 @@ func (c *serveConfig) fill(cmd *cobra.Command, configFile string) error {
 			}
 			return
 		}
-		if v, ok := fileVals[f.Name]; ok {
-			if list, ok := v.([]any); ok {
-				parts := make([]string, len(list))
-				for i, x := range list {
-					parts[i] = fmt.Sprint(x)
-				}
-				v = strings.Join(parts, ",")
-			}
-			if err := fs.Set(f.Name, fmt.Sprint(v)); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s: %w", configFile, f.Name, err))
-			}
+		if i, ok := fields[f.Name]; ok && inFile[f.Name] {
+			reflect.ValueOf(c).Elem().Field(i).Set(reflect.ValueOf(file).Field(i))
 		}
 	})
-	for k := range fileVals {
-		if !known[k] {
-			errs = append(errs, fmt.Errorf("%s: unknown setting %q", configFile, k))
+	return errors.Join(errs...)
+}
+
+// readConfigFile decodes the --config file strictly into the typed
+// config: an unknown key or a value of the wrong type is an error naming
+// it. It also returns which keys the file sets, so that only those
+// override the flag defaults. A file may hold settings of `serve` that a
+// command has no flag for (fsck reads the same file): they are ignored.
+func readConfigFile(name string) (serveConfig, map[string]bool, error) {
+	var file serveConfig
+	set := map[string]bool{}
+	if name == "" {
+		return file, set, nil
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return file, nil, fmt.Errorf("read --config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
+		return file, nil, fmt.Errorf("--config %s: %w", name, err)
+	}
+	var keys map[string]yaml.Node // only the names; the values were decoded above
+	if err := yaml.Unmarshal(data, &keys); err != nil {
+		return file, nil, fmt.Errorf("--config %s: %w", name, err)
+	}
+	for k := range keys {
+		set[k] = true
+	}
+	return file, set, nil
+}
+
+// yamlFields maps each YAML key (= flag name) to its serveConfig field.
+func yamlFields() map[string]int {
+	t := reflect.TypeFor[serveConfig]()
+	m := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k != "" && k != "-" {
+			m[k] = i
 		}
 	}
-	return errors.Join(errs...)
+	return m
 }
 
 func (c *serveConfig) validate() error {
