@@ -112,18 +112,26 @@ func (c *serveConfig) bindStoreFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.StorageTimeout, "storage-timeout", s3.DefaultTimeout, "deadline of every storage call (a stream: of each step); past it the request answers 503 STORAGE_UNAVAILABLE")
 }
 
-// validateStore checks only the store settings.
+// validateStore checks only the store settings (those of bindStoreFlags):
+// the offline tools run it alone, validate runs it first.
 func (c *serveConfig) validateStore() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
 	if c.StorageTimeout <= 0 {
-		return errors.New("--storage-timeout must be positive")
+		errs = append(errs, errors.New("--storage-timeout must be positive"))
 	}
 	switch c.Storage {
 	case "fs":
-		return nil
 	case "s3":
-		return c.s3Config().Validate()
+		if err := c.s3Config().Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--storage %q must be fs or s3", c.Storage))
 	}
-	return fmt.Errorf("--storage %q must be fs or s3", c.Storage)
+	return errors.Join(errs...)
 }
 
 // load fills every setting not given as a flag from the environment, then
@@ -210,17 +218,8 @@ func (c *serveConfig) validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q must be host:port, e.g. 127.0.0.1:8080", c.Listen))
 	}
-	if c.DataDir == "" {
-		errs = append(errs, errors.New("--data-dir must not be empty"))
-	}
-	switch c.Storage {
-	case "fs":
-	case "s3":
-		if err := c.s3Config().Validate(); err != nil {
-			errs = append(errs, err)
-		}
-	default:
-		errs = append(errs, fmt.Errorf("--storage %q must be fs or s3", c.Storage))
+	if err := c.validateStore(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Downloads != api.DownloadsProxy && c.Downloads != api.DownloadsRedirect {
 		errs = append(errs, fmt.Errorf("--downloads %q must be proxy or redirect", c.Downloads))

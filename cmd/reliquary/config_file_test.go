@@ -116,3 +116,26 @@ func TestConfigFileSharedByOfflineTools(t *testing.T) {
 		t.Errorf("typo accepted: %v", err)
 	}
 }
+
+// TestValidateStoreInValidate: the store checks are written once; serve's
+// validate and the offline tools' validateStore both report them.
+func TestValidateStoreInValidate(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--storage", "tape"}, "--storage"},
+		{[]string{"--storage-timeout", "0s"}, "--storage-timeout"},
+		{[]string{"--data-dir", ""}, "--data-dir"},
+		{[]string{"--storage", "s3"}, "s3"},
+	} {
+		_, err := loadWith(t, true, tc.args, "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("store tools %v: %v, want an error about %q", tc.args, err, tc.want)
+		}
+		_, err = loadWith(t, false, tc.args, "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Count(err.Error(), tc.want+" ") > 1 {
+			t.Errorf("serve %v: %v, want one error about %q", tc.args, err, tc.want)
+		}
+	}
+}
