@@ -9,10 +9,10 @@ import (
 	"net"
 	"os"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
@@ -274,24 +274,16 @@ func (c *serveConfig) s3Config() s3.Config {
 		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Insecure: c.S3Insecure, Timeout: c.StorageTimeout, PublicEndpoint: c.S3PublicEndpoint}
 }
 
-// parseBytes reads a size such as 192MiB, 1GiB, 512KiB or 1048576 ("" is 0).
+// parseBytes reads a size such as 192MiB, 1GiB, 512KiB, 200MB or 1048576
+// ("" is 0) with go-humanize. Sizes are whole numbers of units, as
+// GOMEMLIMIT takes them: "1.5GiB" is refused, and so is 0.
 func parseBytes(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		n      int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
-		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = rest, u.n
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)/mult {
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n == 0 || n > 1<<62 || strings.ContainsAny(s, ".,") {
 		return 0, fmt.Errorf("%q is not a size like 192MiB", s)
 	}
-	return n * mult, nil
+	return int64(n), nil
 }
