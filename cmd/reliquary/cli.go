@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/reliquary/reliquary/api/client"
@@ -201,18 +202,12 @@ func parseRef(s string, needVersion bool) (ref, error) {
 	return ref{product: p, version: v}, nil
 }
 
-// humanBytes formats a byte count for people.
+// humanBytes formats a byte count for people: 512 B, 4.0 MiB, 192 MiB.
 func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
+	if n < 0 {
 		return fmt.Sprintf("%d B", n)
 	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return humanize.IBytes(uint64(n))
 }
 
 func shortTime(t time.Time) string {

@@ -1,18 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
+	"reflect"
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/reliquary/reliquary/api"
 	"github.com/reliquary/reliquary/internal/library"
@@ -109,18 +112,26 @@ func (c *serveConfig) bindStoreFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.StorageTimeout, "storage-timeout", s3.DefaultTimeout, "deadline of every storage call (a stream: of each step); past it the request answers 503 STORAGE_UNAVAILABLE")
 }
 
-// validateStore checks only the store settings.
+// validateStore checks only the store settings (those of bindStoreFlags):
+// the offline tools run it alone, validate runs it first.
 func (c *serveConfig) validateStore() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
 	if c.StorageTimeout <= 0 {
-		return errors.New("--storage-timeout must be positive")
+		errs = append(errs, errors.New("--storage-timeout must be positive"))
 	}
 	switch c.Storage {
 	case "fs":
-		return nil
 	case "s3":
-		return c.s3Config().Validate()
+		if err := c.s3Config().Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--storage %q must be fs or s3", c.Storage))
 	}
-	return fmt.Errorf("--storage %q must be fs or s3", c.Storage)
+	return errors.Join(errs...)
 }
 
 // load fills every setting not given as a flag from the environment, then
@@ -132,23 +143,17 @@ func (c *serveConfig) load(cmd *cobra.Command, configFile string) error {
 	return c.validate()
 }
 
-// fill applies the environment and the YAML file to unset flags.
+// fill applies the environment and the YAML file to unset flags: a flag
+// given on the command line wins, then RELIQUARY_<NAME>, then the file.
 func (c *serveConfig) fill(cmd *cobra.Command, configFile string) error {
-	fileVals := map[string]any{}
-	if configFile != "" {
-		data, err := os.ReadFile(configFile)
-		if err != nil {
-			return fmt.Errorf("read --config: %w", err)
-		}
-		if err := yaml.Unmarshal(data, &fileVals); err != nil {
-			return fmt.Errorf("--config %s is not valid YAML: %w", configFile, err)
-		}
+	file, inFile, err := readConfigFile(configFile)
+	if err != nil {
+		return err
 	}
+	fields := yamlFields()
 	fs := cmd.Flags()
 	var errs []error
-	known := map[string]bool{}
 	fs.VisitAll(func(f *pflag.Flag) {
-		known[f.Name] = true
 		if f.Changed || f.Name == "config" || f.Name == "help" {
 			return
 		}
@@ -159,25 +164,53 @@ func (c *serveConfig) fill(cmd *cobra.Command, configFile string) error {
 			}
 			return
 		}
-		if v, ok := fileVals[f.Name]; ok {
-			if list, ok := v.([]any); ok {
-				parts := make([]string, len(list))
-				for i, x := range list {
-					parts[i] = fmt.Sprint(x)
-				}
-				v = strings.Join(parts, ",")
-			}
-			if err := fs.Set(f.Name, fmt.Sprint(v)); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s: %w", configFile, f.Name, err))
-			}
+		if i, ok := fields[f.Name]; ok && inFile[f.Name] {
+			reflect.ValueOf(c).Elem().Field(i).Set(reflect.ValueOf(file).Field(i))
 		}
 	})
-	for k := range fileVals {
-		if !known[k] {
-			errs = append(errs, fmt.Errorf("%s: unknown setting %q", configFile, k))
+	return errors.Join(errs...)
+}
+
+// readConfigFile decodes the --config file strictly into the typed
+// config: an unknown key or a value of the wrong type is an error naming
+// it. It also returns which keys the file sets, so that only those
+// override the flag defaults. A file may hold settings of `serve` that a
+// command has no flag for (fsck reads the same file): they are ignored.
+func readConfigFile(name string) (serveConfig, map[string]bool, error) {
+	var file serveConfig
+	set := map[string]bool{}
+	if name == "" {
+		return file, set, nil
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return file, nil, fmt.Errorf("read --config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
+		return file, nil, fmt.Errorf("--config %s: %w", name, err)
+	}
+	var keys map[string]yaml.Node // only the names; the values were decoded above
+	if err := yaml.Unmarshal(data, &keys); err != nil {
+		return file, nil, fmt.Errorf("--config %s: %w", name, err)
+	}
+	for k := range keys {
+		set[k] = true
+	}
+	return file, set, nil
+}
+
+// yamlFields maps each YAML key (= flag name) to its serveConfig field.
+func yamlFields() map[string]int {
+	t := reflect.TypeFor[serveConfig]()
+	m := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k != "" && k != "-" {
+			m[k] = i
 		}
 	}
-	return errors.Join(errs...)
+	return m
 }
 
 func (c *serveConfig) validate() error {
@@ -185,17 +218,8 @@ func (c *serveConfig) validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q must be host:port, e.g. 127.0.0.1:8080", c.Listen))
 	}
-	if c.DataDir == "" {
-		errs = append(errs, errors.New("--data-dir must not be empty"))
-	}
-	switch c.Storage {
-	case "fs":
-	case "s3":
-		if err := c.s3Config().Validate(); err != nil {
-			errs = append(errs, err)
-		}
-	default:
-		errs = append(errs, fmt.Errorf("--storage %q must be fs or s3", c.Storage))
+	if err := c.validateStore(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Downloads != api.DownloadsProxy && c.Downloads != api.DownloadsRedirect {
 		errs = append(errs, fmt.Errorf("--downloads %q must be proxy or redirect", c.Downloads))
@@ -250,24 +274,16 @@ func (c *serveConfig) s3Config() s3.Config {
 		AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey, Insecure: c.S3Insecure, Timeout: c.StorageTimeout, PublicEndpoint: c.S3PublicEndpoint}
 }
 
-// parseBytes reads a size such as 192MiB, 1GiB, 512KiB or 1048576 ("" is 0).
+// parseBytes reads a size such as 192MiB, 1GiB, 512KiB, 200MB or 1048576
+// ("" is 0) with go-humanize. Sizes are whole numbers of units, as
+// GOMEMLIMIT takes them: "1.5GiB" is refused, and so is 0.
 func parseBytes(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		n      int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
-		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = rest, u.n
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)/mult {
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n == 0 || n > 1<<62 || strings.ContainsAny(s, ".,") {
 		return 0, fmt.Errorf("%q is not a size like 192MiB", s)
 	}
-	return n * mult, nil
+	return int64(n), nil
 }

@@ -354,13 +354,13 @@ func currentTypes(tx ReadTx, r *Release) (map[string]bool, error) {
 	return types, nil
 }
 
-// checkEvidence refuses an approval while a required attestation is missing.
-func checkEvidence(tx ReadTx, p *Product, r *Release) error {
-	missing, err := missingEvidence(tx, p, r)
-	if err != nil || len(missing) == 0 {
-		return err
+// evidenceError refuses an approval or a release while a required
+// attestation is missing (nil when none is).
+func evidenceError(r *Release, policy Policy, missing []string) error {
+	if len(missing) == 0 {
+		return nil
 	}
-	slices.Sort(missing)
+	missing = slices.Sorted(slices.Values(missing))
 	return withDetails(ErrEvidenceMissing, fmt.Sprintf("%s@%s lacks required attestations: %s", r.Product, r.Version, strings.Join(missing, ", ")),
-		map[string]any{"missing": missing, "required": p.Policy.RequiredAttestations})
+		map[string]any{"missing": missing, "required": policy.RequiredAttestations})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -63,32 +62,18 @@ func (s *Service) Approve(_ context.Context, pr Principal, product, version, com
 		return nil, err
 	}
 	return s.transition(product, version, func(tx WriteTx, p *Product, r *Release) error {
-		if r.State != StateCandidate && r.State != StateApproved {
-			return badState(r, "approve", StateCandidate, StateApproved)
-		}
-		if p.Policy.FourEyes {
-			if err := checkFourEyes(tx, pr, r); err != nil {
-				return err
-			}
-		}
-		if slices.ContainsFunc(r.Approvals, func(a Approval) bool { return a.By == pr.Name }) {
-			return withDetails(ErrAlreadyApproved, fmt.Sprintf("%s has already approved %s@%s", pr.Name, product, version), nil)
-		}
-		if err := checkEvidence(tx, p, r); err != nil {
+		facts, err := readFacts(tx, p, r)
+		if err != nil {
 			return err
 		}
-		now := s.clock()
-		r.Approvals = append(r.Approvals, Approval{By: pr.Name, At: now, Comment: comment})
-		if r.State == StateCandidate && len(r.Approvals) >= p.Policy.RequiredApprovals {
-			r.History = append(r.History, Transition{From: r.State, To: StateApproved, Actor: pr.Name, Time: now, ChangeID: r.ChangeID, Comment: comment})
-			r.State = StateApproved
+		ev, err := r.Approve(pr.Name, comment, p.Policy, facts, s.clock())
+		if err != nil {
+			return err
 		}
 		if err := tx.PutRelease(r); err != nil {
 			return err
 		}
-		_, err := tx.Record(Event{Time: now, Actor: pr.Name, Type: EvReleaseApproved, Subject: product + "@" + version,
-			Data: map[string]any{"product": product, "version": version, "approvals": len(r.Approvals),
-				"required": p.Policy.RequiredApprovals, "state": r.State, "comment": comment}})
+		_, err = tx.Record(ev)
 		return err
 	})
 }
@@ -125,41 +110,24 @@ func (s *Service) Promote(_ context.Context, pr Principal, product, version stri
 		}
 	}
 	return s.transition(product, version, func(tx WriteTx, p *Product, r *Release) error {
-		if r.State != StateApproved {
-			return badState(r, "release", StateApproved)
-		}
-		if r.Prerelease {
-			return withDetails(ErrPrerelease, fmt.Sprintf("%s@%s is a prerelease: it can be approved for pilots but never released", product, version), nil)
-		}
-		if err := checkEvidence(tx, p, r); err != nil {
+		facts, err := readFacts(tx, p, r)
+		if err != nil {
 			return err
 		}
-		if p.Policy.RequireChangeID && in.ChangeID == "" {
-			return withDetails(ErrChangeIDRequired, fmt.Sprintf("releasing %s needs a change_id (policy require_change_id)", product), map[string]any{"field": "change_id"})
+		ev, err := r.Promote(pr.Name, in, plan, pilots, p.Policy, facts, s.clock())
+		if err != nil {
+			return err
 		}
-		if !p.Policy.Allows(r.Type) {
-			return withDetails(ErrTypeNotAllowed, fmt.Sprintf("policy of %s allows only %v releases now; %s is %s", product, p.Policy.AllowedTypes, version, r.Type),
-				map[string]any{"type": r.Type, "allowed_types": p.Policy.AllowedTypes})
-		}
-		now := s.clock()
-		r.History = append(r.History, Transition{From: r.State, To: StateReleased, Actor: pr.Name, Time: now, ChangeID: in.ChangeID, Comment: in.Comment})
-		r.State = StateReleased
-		r.ReleasedBy, r.ReleasedAt = pr.Name, &now
-		r.Rollout = plan
 		if err := tx.PutRelease(r); err != nil {
 			return err
 		}
 		if err := tx.SetRolloutPilots(product, version, pilots); err != nil {
 			return err
 		}
-		data := map[string]any{"product": product, "version": version, "change_id": in.ChangeID, "comment": in.Comment}
-		if plan != nil {
-			data["rollout"], data["pilots"] = plan, pilots
-		}
-		if _, err := tx.Record(Event{Time: now, Actor: pr.Name, Type: EvReleaseReleased, Subject: product + "@" + version, Data: data}); err != nil {
+		if _, err := tx.Record(ev); err != nil {
 			return err
 		}
-		return s.resupersede(tx, pr, p, now)
+		return s.resupersede(tx, pr, p, ev.Time)
 	})
 }
 
@@ -183,29 +151,19 @@ func (s *Service) Withdraw(_ context.Context, pr Principal, product, version str
 		return nil, withDetails(ErrReasonRequired, "a withdrawal needs a reason", map[string]any{"field": "reason"})
 	}
 	return s.transition(product, version, func(tx WriteTx, p *Product, r *Release) error {
-		switch r.State {
-		case StateCandidate, StateApproved, StateReleased:
-		default:
-			return badState(r, "withdraw", StateCandidate, StateApproved, StateReleased)
-		}
-		if p.Policy.RequireChangeID && in.ChangeID == "" {
-			return withDetails(ErrChangeIDRequired, fmt.Sprintf("withdrawing from %s needs a change_id (policy require_change_id)", product), map[string]any{"field": "change_id"})
-		}
-		now := s.clock()
 		was := r.State
-		r.History = append(r.History, Transition{From: r.State, To: StateWithdrawn, Actor: pr.Name, Time: now, ChangeID: in.ChangeID, Comment: in.Reason})
-		r.State = StateWithdrawn
-		r.Withdrawn = &Withdrawal{By: pr.Name, At: now, Reason: in.Reason, ChangeID: in.ChangeID}
-		r.SupersededBy = ""
+		ev, err := r.Withdraw(pr.Name, in, p.Policy, s.clock())
+		if err != nil {
+			return err
+		}
 		if err := tx.PutRelease(r); err != nil {
 			return err
 		}
-		if _, err := tx.Record(Event{Time: now, Actor: pr.Name, Type: EvReleaseWithdrawn, Subject: product + "@" + version,
-			Data: map[string]any{"product": product, "version": version, "from": was, "reason": in.Reason, "change_id": in.ChangeID}}); err != nil {
+		if _, err := tx.Record(ev); err != nil {
 			return err
 		}
 		if was == StateReleased {
-			return s.resupersede(tx, pr, p, now)
+			return s.resupersede(tx, pr, p, ev.Time)
 		}
 		return nil
 	})
