@@ -186,6 +186,17 @@ type ref struct{ product, version string }
 
 func (r ref) String() string { return r.product + "@" + r.version }
 
+// refAndClient parses a "product@version" argument and builds the client:
+// the start of every command on one release.
+func (o *cliOpts) refAndClient(arg string) (ref, *client.Client, error) {
+	r, err := parseRef(arg, true)
+	if err != nil {
+		return ref{}, nil, err
+	}
+	c, err := o.client()
+	return r, c, err
+}
+
 // parseRef splits "product@version". With needVersion the part after @ is
 // required.
 func parseRef(s string, needVersion bool) (ref, error) {

@@ -60,11 +60,7 @@ func newShowCmd(o *cliOpts) *cobra.Command {
   reliquary show hr@1.2.0 -o json | jq .artifacts`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			r, err := parseRef(a[0], true)
-			if err != nil {
-				return err
-			}
-			c, err := o.client()
+			r, c, err := o.refAndClient(a[0])
 			if err != nil {
 				return err
 			}
@@ -159,11 +155,7 @@ sealed the release cannot approve it.`,
   reliquary approve hr@1.2.0 --comment "tested in staging"`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			r, err := parseRef(a[0], true)
-			if err != nil {
-				return err
-			}
-			c, err := o.client()
+			r, c, err := o.refAndClient(a[0])
 			if err != nil {
 				return err
 			}

@@ -23,11 +23,7 @@ The deletion is journaled; the same version can be created again afterwards.`,
 		Example: `  reliquary release delete hr@1.3.0-rc.2`,
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			r, err := parseRef(a[0], true)
-			if err != nil {
-				return err
-			}
-			c, err := o.client()
+			r, c, err := o.refAndClient(a[0])
 			if err != nil {
 				return err
 			}

@@ -75,11 +75,7 @@ replaces the previous one whole, and clears an automatic halt.`,
 		Example: `  reliquary rollout show hr@1.3.0 -o json`,
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			r, err := parseRef(a[0], true)
-			if err != nil {
-				return err
-			}
-			c, err := o.client()
+			r, c, err := o.refAndClient(a[0])
 			if err != nil {
 				return err
 			}
