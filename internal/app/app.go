@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reliquary/reliquary/api"
+	"github.com/reliquary/reliquary/internal/evidence"
 	"github.com/reliquary/reliquary/internal/index"
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
@@ -138,7 +139,7 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 
 	lib := library.New(library.Config{Repo: ix, Store: cfg.Store, Signer: signer, Logger: log,
-		OIDCTokenTTL: cfg.OIDCTokenTTL, Now: cfg.Now})
+		OIDCTokenTTL: cfg.OIDCTokenTTL, Now: cfg.Now, Evidence: evidence.Verifier{}})
 	verifier, err := oidc.New(oidc.Config{Issuers: cfg.OIDCIssuers, AllowHTTPIssuer: cfg.OIDCAllowHTTPIssuer,
 		MinKeyRefresh: cfg.OIDCMinKeyRefresh})
 	if err != nil {

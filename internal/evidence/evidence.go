@@ -22,13 +22,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 
 	ita1 "github.com/in-toto/attestation/go/v1"
 	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/reliquary/reliquary/internal/library"
 )
 
 // Limits on what is accepted.
@@ -43,8 +44,6 @@ const (
 	MaxSignatures = 16
 	// MaxKeys bounds policy.attestation_keys.
 	MaxKeys = 16
-	// MaxPredicateTypeLen bounds a predicate type URI.
-	MaxPredicateTypeLen = 256
 	// KeyIDLength is the length of a signer's key ID: the first hex
 	// characters of the SHA-256 of its DER SubjectPublicKeyInfo (the same
 	// convention as the library's own signing key IDs).
@@ -259,7 +258,7 @@ func (a *Attestation) parseStatement() error {
 	if err := st.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrStatement, err)
 	}
-	if err := ValidatePredicateType(st.GetPredicateType()); err != nil {
+	if err := library.ValidatePredicateType(st.GetPredicateType()); err != nil {
 		return fmt.Errorf("%w: %v", ErrStatement, err)
 	}
 	a.PredicateType = st.GetPredicateType()
@@ -303,21 +302,6 @@ func checkSBOM(predicateType string, predicate json.RawMessage) error {
 
 func hasTypePrefix(t, prefix string) bool {
 	return t == prefix || strings.HasPrefix(t, prefix+"/")
-}
-
-// ValidatePredicateType checks a predicate type as the index keys it: a
-// URI-like string of printable characters without spaces.
-func ValidatePredicateType(t string) error {
-	if t == "" {
-		return errors.New("predicate type is empty")
-	}
-	if len(t) > MaxPredicateTypeLen {
-		return fmt.Errorf("predicate type is longer than %d bytes", MaxPredicateTypeLen)
-	}
-	if strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f || unicode.IsSpace(r) || !unicode.IsPrint(r) }) {
-		return fmt.Errorf("predicate type %q contains spaces or control characters", clip(t))
-	}
-	return nil
 }
 
 // Key is one trusted attestation key.

@@ -10,8 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
-	"github.com/reliquary/reliquary/internal/evidence"
 	"github.com/reliquary/reliquary/storage"
 )
 
@@ -33,12 +33,73 @@ type Attestation struct {
 	Digest        string `json:"digest"`
 	PredicateType string `json:"predicate_type"`
 	// Signer is the ID of the policy key whose signature verified.
-	Signer     string             `json:"signer"`
-	Subjects   []evidence.Subject `json:"subjects"`
-	Format     string             `json:"format"`
-	Size       int64              `json:"size"`
-	UploadedBy string             `json:"uploaded_by"`
-	UploadedAt time.Time          `json:"uploaded_at"`
+	Signer     string               `json:"signer"`
+	Subjects   []AttestationSubject `json:"subjects"`
+	Format     string               `json:"format"`
+	Size       int64                `json:"size"`
+	UploadedBy string               `json:"uploaded_by"`
+	UploadedAt time.Time            `json:"uploaded_at"`
+}
+
+// AttestationSubject is one subject of an attestation's statement.
+type AttestationSubject struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+}
+
+// VerifiedAttestation is what an Evidence verifier found in a file whose
+// signature verified.
+type VerifiedAttestation struct {
+	Format        string
+	PredicateType string
+	// Signer is the ID of the policy key whose signature verified.
+	Signer   string
+	Subjects []AttestationSubject
+}
+
+// Evidence parses and verifies attestation files (internal/evidence
+// implements it; internal/app wires it), so the domain links no sigstore
+// or protobuf code.
+type Evidence interface {
+	// CheckKeys tells whether PEM public keys can verify attestations.
+	CheckKeys(pems []string) error
+	// Verify parses an attestation file and checks its signature against
+	// one of pems. Its refusals wrap ErrInvalidAttestation or
+	// ErrAttestationUnverified (a *DetailedError with details.reason).
+	Verify(raw []byte, pems []string) (*VerifiedAttestation, error)
+}
+
+// MaxPredicateTypeLen bounds a predicate type (it is an index key).
+const MaxPredicateTypeLen = 256
+
+// ValidatePredicateType checks a predicate type as the index keys it: a
+// non-empty name without spaces or control characters.
+func ValidatePredicateType(t string) error {
+	if t == "" {
+		return errors.New("predicate type is empty")
+	}
+	if len(t) > MaxPredicateTypeLen {
+		return fmt.Errorf("predicate type is longer than %d bytes", MaxPredicateTypeLen)
+	}
+	if strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f || unicode.IsSpace(r) || !unicode.IsPrint(r) }) {
+		return fmt.Errorf("predicate type %q contains spaces or control characters", clip(t))
+	}
+	return nil
+}
+
+// checkAttestationKeys is the part of a policy's validation that needs the
+// evidence verifier.
+func (s *Service) checkAttestationKeys(p Policy) error {
+	if len(p.AttestationKeys) == 0 {
+		return nil
+	}
+	if s.evidence == nil {
+		return withDetails(ErrNotImplemented, "this server verifies no attestations: policy.attestation_keys cannot be set", map[string]any{"field": "attestation_keys"})
+	}
+	if err := s.evidence.CheckKeys(p.AttestationKeys); err != nil {
+		return withDetails(ErrInvalidInput, "policy.attestation_keys must hold PEM public keys (cosign.pub): "+err.Error(), map[string]any{"field": "attestation_keys"})
+	}
+	return nil
 }
 
 // Hex is the bare hex SHA-256 of the file.
@@ -48,15 +109,15 @@ func (p Policy) validateEvidence() error {
 	bad := func(field, msg string) error {
 		return withDetails(ErrInvalidInput, fmt.Sprintf("policy.%s %s", field, msg), map[string]any{"field": field})
 	}
-	if _, err := evidence.ParseKeys(p.AttestationKeys); err != nil {
-		return bad("attestation_keys", "must hold PEM public keys (cosign.pub): "+err.Error())
+	if len(p.AttestationKeys) > 16 {
+		return bad("attestation_keys", "has more than 16 keys")
 	}
 	if len(p.RequiredAttestations) > 32 {
 		return bad("required_attestations", "has more than 32 predicate types")
 	}
 	seen := map[string]bool{}
 	for _, t := range p.RequiredAttestations {
-		if err := evidence.ValidatePredicateType(t); err != nil {
+		if err := ValidatePredicateType(t); err != nil {
 			return bad("required_attestations", err.Error())
 		}
 		if seen[t] {
@@ -116,26 +177,18 @@ func (s *Service) AddAttestation(ctx context.Context, pr Principal, product, ver
 	if len(p.Policy.AttestationKeys) == 0 {
 		return nil, false, withDetails(ErrNoAttestationKeys, fmt.Sprintf("%s has no policy.attestation_keys: an admin must set the keys CI signs attestations with", product), nil)
 	}
-	keys, err := evidence.ParseKeys(p.Policy.AttestationKeys)
-	if err != nil {
-		return nil, false, fmt.Errorf("policy of %s: %w", product, err)
+	if s.evidence == nil {
+		return nil, false, withDetails(ErrNotImplemented, "this server verifies no attestations", nil)
 	}
-	parsed, err := evidence.Parse(raw)
-	if errors.Is(err, evidence.ErrUnsigned) {
-		return nil, false, withDetails(ErrAttestationUnverified, fmt.Sprintf("%s: %v", subject, err), map[string]any{"reason": attestationReason(err)})
-	}
+	parsed, err := s.evidence.Verify(raw, p.Policy.AttestationKeys)
 	if err != nil {
-		return nil, false, withDetails(ErrInvalidAttestation, err.Error(), map[string]any{"reason": attestationReason(err)})
-	}
-	signer, err := parsed.Verify(keys)
-	if err != nil {
-		return nil, false, withDetails(ErrAttestationUnverified, fmt.Sprintf("%s: %v", subject, err), map[string]any{"reason": attestationReason(err)})
+		return nil, false, err
 	}
 	byDigest := map[string]string{}
 	for _, a := range arts {
 		byDigest[a.SHA256] = a.Name
 	}
-	var unknown []evidence.Subject
+	var unknown []AttestationSubject
 	for _, sub := range parsed.Subjects {
 		if _, ok := byDigest[sub.SHA256]; !ok {
 			unknown = append(unknown, sub)
@@ -148,7 +201,7 @@ func (s *Service) AddAttestation(ctx context.Context, pr Principal, product, ver
 
 	sum := sha256.Sum256(raw)
 	hexSum := hex.EncodeToString(sum[:])
-	att = &Attestation{Digest: "sha256:" + hexSum, PredicateType: parsed.PredicateType, Signer: signer, Subjects: parsed.Subjects,
+	att = &Attestation{Digest: "sha256:" + hexSum, PredicateType: parsed.PredicateType, Signer: parsed.Signer, Subjects: parsed.Subjects,
 		Format: parsed.Format, Size: int64(len(raw)), UploadedBy: pr.Name, UploadedAt: s.clock()}
 
 	unlock, err := s.locks.lock(ctx, subject+"#attestation#"+hexSum)
@@ -240,18 +293,6 @@ func attestable(r *Release) error {
 		return nil
 	}
 	return badState(r, "attach an attestation to", StateDraft, StateCandidate, StateApproved)
-}
-
-func attestationReason(err error) string {
-	switch {
-	case errors.Is(err, evidence.ErrUnsigned):
-		return "unsigned"
-	case errors.Is(err, evidence.ErrSignature):
-		return "signature"
-	case errors.Is(err, evidence.ErrStatement):
-		return "statement"
-	}
-	return "format"
 }
 
 // Attestations lists a release's attestations by digest.
@@ -347,7 +388,7 @@ func currentTypes(tx ReadTx, r *Release) (map[string]bool, error) {
 	}
 	types := map[string]bool{}
 	for _, a := range atts {
-		if !slices.ContainsFunc(a.Subjects, func(s evidence.Subject) bool { return !have[s.SHA256] }) {
+		if !slices.ContainsFunc(a.Subjects, func(s AttestationSubject) bool { return !have[s.SHA256] }) {
 			types[a.PredicateType] = true
 		}
 	}

@@ -30,6 +30,8 @@ type Config struct {
 	// OIDCTokenTTL is the lifetime of tokens minted by trusted publishing
 	// (0: DefaultOIDCTokenTTL).
 	OIDCTokenTTL time.Duration
+	// Evidence verifies attestation files (nil: attestations are refused).
+	Evidence Evidence
 }
 
 // Service is the library: it decides, the Repo and the BlobStore persist.
@@ -45,11 +47,13 @@ type Service struct {
 	// Token lifetimes (token_lifetimes.go).
 	oidcTTL time.Duration
 	usage   tokenUsage
+
+	evidence Evidence
 }
 
 // New builds the service.
 func New(cfg Config) *Service {
-	s := &Service{repo: cfg.Repo, store: cfg.Store, signer: cfg.Signer, log: cfg.Logger, now: cfg.Now, oidcTTL: cfg.OIDCTokenTTL}
+	s := &Service{repo: cfg.Repo, store: cfg.Store, signer: cfg.Signer, log: cfg.Logger, now: cfg.Now, oidcTTL: cfg.OIDCTokenTTL, evidence: cfg.Evidence}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -96,6 +100,9 @@ func (s *Service) CreateProduct(_ context.Context, pr Principal, in ProductInput
 	if in.Policy != nil {
 		var err error
 		if policy, err = in.Policy.Policy(); err != nil {
+			return nil, err
+		}
+		if err := s.checkAttestationKeys(policy); err != nil {
 			return nil, err
 		}
 	}
@@ -152,6 +159,9 @@ func (s *Service) SetPolicy(_ context.Context, pr Principal, name string, in Pol
 	}
 	policy, err := in.Policy()
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkAttestationKeys(policy); err != nil {
 		return nil, err
 	}
 	var p *Product
