@@ -1,0 +1,71 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reliquary/reliquary/internal/library"
+)
+
+func (s *Server) createProduct(c *gin.Context) {
+	var in library.ProductInput
+	if !decodeJSON(c, &in) {
+		return
+	}
+	pr := principal(c)
+	if !pr.CanAccess(in.Name) {
+		writeError(c, http.StatusForbidden, CodeForbidden, "this token is not scoped to product "+in.Name, map[string]any{"product": in.Name})
+		return
+	}
+	p, err := s.lib.CreateProduct(c, pr, in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Header("Location", APIPrefix+"/products/"+p.Name)
+	c.JSON(http.StatusCreated, p)
+}
+
+// ProductList is the answer of GET /products.
+type ProductList struct {
+	Products []*library.Product `json:"products"`
+}
+
+func (s *Server) listProducts(c *gin.Context) {
+	list, err := s.lib.Products(c, principal(c))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ProductList{Products: nonNil(list)})
+}
+
+func (s *Server) getProduct(c *gin.Context) {
+	p, err := s.lib.Product(c, c.Param("product"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+func (s *Server) setPolicy(c *gin.Context) {
+	var in library.PolicyInput
+	if !decodeJSON(c, &in) {
+		return
+	}
+	p, err := s.lib.SetPolicy(c, principal(c), c.Param("product"), in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
