@@ -33,7 +33,7 @@ func (t *tx) Baselines(fn func(*library.Baseline) bool) error {
 
 // PutBaseline implements library.WriteTx.
 func (t *tx) PutBaseline(b *library.Baseline) error {
-	// The baseline's change links each member release (cmdb.go).
+	// The baseline's change links each member release (links.go).
 	old, err := getJSON[library.Baseline](t.b(bucketBaselines), []byte(b.Name))
 	if err != nil {
 		return err

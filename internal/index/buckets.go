@@ -21,7 +21,7 @@ import (
 //	meta          "mirror_cursor"  → seq uint64 BE of the last event mirrored to the bucket
 //	              "segment_cursor" → seq uint64 BE of the last event in a journal segment
 //
-// Baselines, CMDB links and deployment records (cmdb.go, baselines.go);
+// Baselines, CMDB links and deployment records (links.go, deployments.go, baselines.go);
 // secondary index entries hold the JSON value {} and are kept in step with
 // their record by the put that writes it:
 //

@@ -225,7 +225,7 @@ func (t *tx) PutRelease(r *library.Release) error {
 	if err != nil {
 		return err
 	}
-	// CMDB link entries (change_id, ci_ids, labels) follow the record (cmdb.go).
+	// CMDB link entries (change_id, ci_ids, labels) follow the record (links.go).
 	if err := t.syncReleaseLinks(r, vk); err != nil {
 		return err
 	}
