@@ -12,7 +12,9 @@ import (
 // bucket (a restored backup or a fresh data dir catching up, before it
 // serves): each is checked against the chain, stored, and its index
 // changes replayed, all in one transaction. They are already in the
-// bucket, so the mirror cursor moves with them.
+// bucket, so the mirror cursor moves with them. An event whose changes
+// are in an older index schema is converted by changeMigrations or
+// refused (naming its seq); a newer schema is refused (schema.go).
 func (ix *Index) AppendJournal(evs []*journal.Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -25,7 +27,7 @@ func (ix *Index) AppendJournal(evs []*journal.Event) error {
 			if err := v.Add(e); err != nil {
 				return fmt.Errorf("catch up: %w", err)
 			}
-			if err := replayEvent(btx, &tree, e); err != nil {
+			if err := replayEvent(btx, &tree, e, replayCatchUp); err != nil {
 				return fmt.Errorf("catch up: %w", err)
 			}
 		}

@@ -41,6 +41,10 @@ type Options struct {
 	Timeout time.Duration
 	// ReadOnly opens without writing (offline verification).
 	ReadOnly bool
+	// AtSchema, when set, creates a new file at that schema and runs no
+	// migration (Rebuild replays an old journal into the layout it was
+	// written for). An existing file must already be at it.
+	AtSchema int
 }
 
 // Open opens or creates the index file with mode 0600, creating every
@@ -64,7 +68,7 @@ func Open(path string, o Options) (*Index, error) {
 		}
 		return &Index{db: db}, nil
 	}
-	if err := db.Update(initSchema); err != nil {
+	if err := db.Update(func(tx *bolt.Tx) error { return initSchema(tx, o.AtSchema) }); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("initialise index %s: %w", path, err)
 	}
@@ -76,7 +80,10 @@ func Open(path string, o Options) (*Index, error) {
 	return ix, nil
 }
 
-func initSchema(tx *bolt.Tx) error {
+func initSchema(tx *bolt.Tx, at int) error {
+	if at < 0 || at > schemaVersion {
+		return fmt.Errorf("index schema %d is not one this build knows (1..%d)", at, schemaVersion)
+	}
 	for _, b := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
@@ -85,18 +92,22 @@ func initSchema(tx *bolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)
 	v := meta.Get(keySchemaVersion)
 	if v == nil {
-		return meta.Put(keySchemaVersion, seqKey(SchemaVersion))
-	}
-	have := seqFromKey(v)
-	if have > SchemaVersion {
-		return fmt.Errorf("index schema %d is newer than this build's %d: upgrade reliquary", have, SchemaVersion)
-	}
-	for ; have < SchemaVersion; have++ {
-		if err := migrations[have-1](tx); err != nil {
-			return fmt.Errorf("migrate index schema %d → %d: %w", have, have+1, err)
+		if at == 0 {
+			at = schemaVersion
 		}
+		return meta.Put(keySchemaVersion, seqKey(uint64(at)))
 	}
-	return meta.Put(keySchemaVersion, seqKey(SchemaVersion))
+	have := int(seqFromKey(v))
+	if at != 0 {
+		if have != at {
+			return fmt.Errorf("index is at schema %d, not %d", have, at)
+		}
+		return nil
+	}
+	if have > schemaVersion {
+		return fmt.Errorf("index schema %d is newer than this build's %d: upgrade reliquary", have, schemaVersion)
+	}
+	return migrateIndex(tx, schemaVersion)
 }
 
 func checkSchema(tx *bolt.Tx) error {
@@ -104,8 +115,8 @@ func checkSchema(tx *bolt.Tx) error {
 	if meta == nil {
 		return errors.New("not a reliquary index (no meta bucket)")
 	}
-	if v := meta.Get(keySchemaVersion); v == nil || seqFromKey(v) != SchemaVersion {
-		return fmt.Errorf("index schema is not %d", SchemaVersion)
+	if v := meta.Get(keySchemaVersion); v == nil || int(seqFromKey(v)) != schemaVersion {
+		return fmt.Errorf("index schema is not %d", schemaVersion)
 	}
 	return nil
 }

@@ -121,7 +121,7 @@ const rebuildBatch = 2000
 // replayEvent stores a verified event that continues the journal, appends
 // it to the signed log and applies its index changes: how Rebuild and
 // AppendJournal (catch-up) project the journal into the index.
-func replayEvent(btx *bolt.Tx, tree *logAppender, e *journal.Event) error {
+func replayEvent(btx *bolt.Tx, tree *logAppender, e *journal.Event, mode replayMode) error {
 	raw, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -132,13 +132,11 @@ func replayEvent(btx *bolt.Tx, tree *logAppender, e *journal.Event) error {
 	if err := tree.append(btx, e); err != nil {
 		return fmt.Errorf("event %d: %w", e.Seq, err)
 	}
-	var data struct {
-		Changes []Change `json:"changes"`
+	changes, err := changesAt(btx, e, mode) // in the index's schema (schema.go)
+	if err != nil {
+		return err
 	}
-	if err := json.Unmarshal(e.Data, &data); err != nil {
-		return fmt.Errorf("event %d data: %w", e.Seq, err)
-	}
-	for _, c := range data.Changes {
+	for _, c := range changes {
 		if err := applyChange(btx, c); err != nil {
 			return fmt.Errorf("event %d: %w", e.Seq, err)
 		}
@@ -149,11 +147,34 @@ func replayEvent(btx *bolt.Tx, tree *logAppender, e *journal.Event) error {
 // Rebuild creates a new index at path from a journal alone: each event's
 // chain is verified, the event stored, and its changes replayed. next
 // returns io.EOF after the last event. The file must not exist yet.
+//
+// The index is created at the schema the first event's changes record
+// (changes_schema, schema.go), migrated up whenever a later event records
+// a newer one, and migrated to this build's schema at the end: every
+// change set is replayed into the layout it was written for.
 func Rebuild(path string, next func() (*journal.Event, error)) (uint64, error) {
 	if _, err := os.Stat(path); err == nil {
 		return 0, fmt.Errorf("rebuild: %s exists; move it away first", path)
 	}
-	ix, err := Open(path, Options{})
+	first, err := next()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, fmt.Errorf("rebuild: %w", err)
+	}
+	at := schemaVersion
+	if first != nil && err == nil {
+		at = eventSchema(first)
+		peeked := first
+		inner := next
+		next = func() (*journal.Event, error) {
+			if peeked != nil {
+				e := peeked
+				peeked = nil
+				return e, nil
+			}
+			return inner()
+		}
+	}
+	ix, err := Open(path, Options{AtSchema: at})
 	if err != nil {
 		return 0, err
 	}
@@ -175,7 +196,7 @@ func Rebuild(path string, next func() (*journal.Event, error)) (uint64, error) {
 				if err := v.Add(e); err != nil {
 					return err
 				}
-				if err := replayEvent(btx, &tree, e); err != nil {
+				if err := replayEvent(btx, &tree, e, replayRebuild); err != nil {
 					return err
 				}
 				if err := btx.Bucket(bucketMeta).Put(keyJournalHead, encodeHead(e.Seq, e.Hash)); err != nil {
@@ -193,6 +214,11 @@ func Rebuild(path string, next func() (*journal.Event, error)) (uint64, error) {
 			os.Remove(path)
 			return n, fmt.Errorf("rebuild: %w", err)
 		}
+	}
+	if err := ix.db.Update(func(btx *bolt.Tx) error { return migrateIndex(btx, schemaVersion) }); err != nil {
+		ix.Close()
+		os.Remove(path)
+		return n, fmt.Errorf("rebuild: %w", err)
 	}
 	return n, nil
 }

@@ -307,7 +307,8 @@ func (t *tx) Record(ev library.Event) (*journal.Event, error) {
 }
 
 // eventData is the event's data object with the transaction's changes
-// attached under "changes".
+// attached under "changes" and the index schema they are expressed in
+// under "changes_schema" (replay reads both, schema.go).
 func eventData(data any, changes []Change) (json.RawMessage, error) {
 	obj := map[string]any{}
 	if data != nil {
@@ -321,6 +322,7 @@ func eventData(data any, changes []Change) (json.RawMessage, error) {
 	}
 	if len(changes) > 0 {
 		obj["changes"] = changes
+		obj["changes_schema"] = schemaVersion
 	}
 	return json.Marshal(obj)
 }

@@ -99,8 +99,8 @@ func Redact(e *Event) *Event {
 	return redact(e, false)
 }
 
-// redact is Redact, and with dropChanges also leaves out data.changes (the
-// feed's view), in one decode and one encode of the data.
+// redact is Redact, and with dropChanges also leaves out data.changes and
+// data.changes_schema (the feed's view), in one decode and one encode of the data.
 func redact(e *Event, dropChanges bool) *Event {
 	var data map[string]json.RawMessage
 	if err := json.Unmarshal(e.Data, &data); err != nil {
@@ -126,6 +126,7 @@ func redact(e *Event, dropChanges bool) *Event {
 	}
 	if raw, ok := data["changes"]; ok && dropChanges {
 		delete(data, "changes")
+		delete(data, "changes_schema") // the index schema of the changes dropped
 		changed = true
 	} else if ok {
 		var changes []map[string]json.RawMessage
