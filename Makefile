@@ -42,12 +42,13 @@ run:
 tools: $(MINIO) $(COSIGN) $(STATICCHECK) $(REDOCLY) apt-tools chromium
 
 # The web UI's browser tests drive Debian's Chromium (internal/ui); CI
-# starts from a clean machine, so install it when it is missing.
+# starts from a clean machine, so install it when it is missing, with one
+# font (recommended packages are left out, fonts among them).
 .PHONY: chromium
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 		echo "installing Debian's chromium for the web UI tests"; \
-		apt-get update && apt-get install -y --no-install-recommends chromium; \
+		apt-get update && apt-get install -y --no-install-recommends chromium fonts-dejavu-core; \
 	fi
 
 $(MINIO):
