@@ -10,7 +10,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/reliquary/reliquary/internal/evidence"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
@@ -20,14 +19,14 @@ type AttestationList struct {
 }
 
 // attestationSlots bounds the attestation files held in memory at once
-// (each up to evidence.MaxAttestationBytes, parsed in place), process-wide.
+// (each up to library.MaxAttestationBytes, parsed in place), process-wide.
 var attestationSlots = make(chan struct{}, 2)
 
 // addAttestation takes an attestation file (a DSSE envelope or a Sigstore
 // bundle v0.3, as cosign attest-blob writes them) as the raw body. A body
-// over evidence.MaxAttestationBytes is refused before it is read.
+// over library.MaxAttestationBytes is refused before it is read.
 func (s *Server) addAttestation(c *gin.Context) {
-	const limit = evidence.MaxAttestationBytes
+	const limit = library.MaxAttestationBytes
 	tooBig := func() {
 		c.Header("Connection", "close") // the refused body is not read
 		writeError(c, http.StatusRequestEntityTooLarge, CodeBodyTooLarge,

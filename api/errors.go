@@ -8,9 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
-	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/storage"
 )
 
@@ -133,8 +131,8 @@ var errorTable = []struct {
 	{storage.ErrNoSpace, http.StatusInsufficientStorage, CodeStorageFull},
 	{library.ErrIndexFull, http.StatusInsufficientStorage, CodeStorageFull},
 	{storage.ErrUnavailable, http.StatusServiceUnavailable, CodeStorageUnavailable},
-	{journal.ErrWebhookNotFound, http.StatusNotFound, CodeWebhookNotFound},
-	{journal.ErrBroken, http.StatusInternalServerError, CodeJournalBroken},
+	{library.ErrWebhookNotFound, http.StatusNotFound, CodeWebhookNotFound},
+	{library.ErrJournalBroken, http.StatusInternalServerError, CodeJournalBroken},
 	{library.ErrReleaseProtected, http.StatusConflict, CodeReleaseProtected},
 
 	{library.ErrInvalidAttestation, http.StatusBadRequest, CodeInvalidAttestation},
@@ -147,11 +145,12 @@ var errorTable = []struct {
 	{library.ErrNoTrustedPublisher, http.StatusForbidden, CodeNoTrustedPublisher},
 	{library.ErrPublisherNotFound, http.StatusNotFound, CodePublisherNotFound},
 	{library.ErrTokenReplayed, http.StatusUnauthorized, CodeOIDCTokenReplayed},
-	{oidc.ErrInvalidToken, http.StatusUnauthorized, CodeOIDCTokenInvalid},
-	{oidc.ErrUntrustedIssuer, http.StatusUnauthorized, CodeOIDCIssuerUntrusted},
-	{oidc.ErrIssuerUnavailable, http.StatusServiceUnavailable, CodeOIDCIssuerUnavailable},
+	{library.ErrOIDCTokenInvalid, http.StatusUnauthorized, CodeOIDCTokenInvalid},
+	{library.ErrOIDCIssuerUntrusted, http.StatusUnauthorized, CodeOIDCIssuerUntrusted},
+	{library.ErrOIDCIssuerUnavailable, http.StatusServiceUnavailable, CodeOIDCIssuerUnavailable},
 	{storage.ErrNotFound, http.StatusNotFound, CodeArtifactNotFound},
-	{journal.ErrTargetForbidden, http.StatusBadRequest, CodeWebhookTargetForbidden},
+	{library.ErrWebhookTargetForbidden, http.StatusBadRequest, CodeWebhookTargetForbidden},
+	{library.ErrNoStatement, http.StatusNotFound, CodeStatementNotFound},
 }
 
 // ErrorBody is the error envelope: {"error": {"code", "message", "details"}}.
