@@ -7,29 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 )
 
 // MaxAttestationBytes is the largest attestation file the server takes.
 const MaxAttestationBytes = 16 << 20
-
-// Attestation is a verified in-toto attestation attached to a release.
-type Attestation struct {
-	Digest        string               `json:"digest"`
-	PredicateType string               `json:"predicate_type"`
-	Signer        string               `json:"signer"`
-	Subjects      []AttestationSubject `json:"subjects"`
-	Format        string               `json:"format"`
-	Size          int64                `json:"size"`
-	UploadedBy    string               `json:"uploaded_by"`
-	UploadedAt    time.Time            `json:"uploaded_at"`
-}
-
-// AttestationSubject is one subject of an attestation's statement.
-type AttestationSubject struct {
-	Name   string `json:"name"`
-	SHA256 string `json:"sha256"`
-}
 
 func attestationsPath(product, version string) string {
 	return releasePath(product, version) + "/attestations"
