@@ -10,15 +10,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
 // EventPage is a page of the journal.
-type EventPage struct {
-	Events []*library.JournalEvent `json:"events"`
-	// NextAfter is the `after` of the next request: the last seq looked at.
-	NextAfter uint64 `json:"next_after"`
-}
+type EventPage = wire.EventPage
 
 func (s *Server) audit(c *gin.Context) {
 	after, ok := queryUint(c, "after")
@@ -40,7 +37,7 @@ func (s *Server) auditVerify(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, rep)
+	c.JSON(http.StatusOK, wireAuditReport(rep))
 }
 
 // events serves the feed: public events (no index changes) in seq order,
@@ -82,28 +79,28 @@ func queryUint(c *gin.Context, name string) (uint64, bool) {
 }
 
 // WebhookInput registers a webhook.
-type WebhookInput = library.WebhookInput
+type WebhookInput = wire.WebhookInput
 
 // WebhookView is a webhook as the API shows it (the secret only once).
-type WebhookView = library.WebhookView
+type WebhookView = wire.Webhook
 
 func (s *Server) createWebhook(c *gin.Context) {
 	var in WebhookInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	w, err := s.lib.CreateWebhook(c, principal(c), in)
+	w, err := s.lib.CreateWebhook(c, principal(c), library.WebhookInput{URL: in.URL, Types: in.Types, Secret: in.Secret})
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, w)
+	out := wireWebhook(w, 0)
+	out.Secret = w.Secret
+	c.JSON(http.StatusCreated, out)
 }
 
 // WebhookList is the answer of GET /webhooks.
-type WebhookList struct {
-	Webhooks []WebhookView `json:"webhooks"`
-}
+type WebhookList = wire.WebhookList
 
 func (s *Server) listWebhooks(c *gin.Context) {
 	hooks, err := s.lib.Webhooks(c, principal(c))
@@ -111,7 +108,11 @@ func (s *Server) listWebhooks(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, WebhookList{Webhooks: hooks})
+	out := WebhookList{Webhooks: make([]WebhookView, 0, len(hooks))}
+	for _, h := range hooks {
+		out.Webhooks = append(out.Webhooks, wireWebhook(h.Webhook, h.DeliveredSeq))
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) deleteWebhook(c *gin.Context) {
@@ -123,9 +124,7 @@ func (s *Server) deleteWebhook(c *gin.Context) {
 }
 
 // DeliveryList is the delivery log of one webhook, newest first.
-type DeliveryList struct {
-	Deliveries []library.Delivery `json:"deliveries"`
-}
+type DeliveryList = wire.DeliveryList
 
 func (s *Server) webhookDeliveries(c *gin.Context) {
 	limit, ok := queryInt(c, "limit", 50, 200)
@@ -137,7 +136,11 @@ func (s *Server) webhookDeliveries(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, DeliveryList{Deliveries: list})
+	out := DeliveryList{Deliveries: make([]wire.Delivery, 0, len(list))}
+	for _, d := range list {
+		out.Deliveries = append(out.Deliveries, wireDelivery(d))
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // backup streams a consistent copy of the index file. The copy is made

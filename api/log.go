@@ -6,15 +6,15 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/reliquary/reliquary/api/wire"
 )
 
 // The signed log and release statements (DESIGN §12).
 
 // Proof is the answer of the proof endpoints: the proof's node hashes,
 // base64, in RFC 6962 order.
-type Proof struct {
-	Hashes []string `json:"hashes"`
-}
+type Proof = wire.Proof
 
 // logParam reads a required unsigned query parameter.
 func logParam(c *gin.Context, name string) (uint64, bool) {

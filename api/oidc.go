@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
@@ -16,25 +16,11 @@ import (
 const MaxOIDCBody = library.MaxOIDCTokenBytes + 1024
 
 // OIDCExchangeRequest is the body of POST /auth/oidc.
-type OIDCExchangeRequest struct {
-	Token string `json:"token"`
-	// Product, when set, chooses among several products that trust the
-	// same workflow.
-	Product string `json:"product,omitempty"`
-}
+type OIDCExchangeRequest = wire.OIDCExchangeRequest
 
 // OIDCExchangeResponse is the answer of POST /auth/oidc: a token scoped
 // to one product, shown once.
-type OIDCExchangeResponse struct {
-	Token     string    `json:"token"`
-	ExpiresAt time.Time `json:"expires_at"`
-	Product   string    `json:"product"`
-	Role      string    `json:"role"`
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Publisher string    `json:"publisher"`
-	Versions  string    `json:"versions,omitempty"`
-}
+type OIDCExchangeResponse = wire.OIDCExchange
 
 // exchangeOIDC trades a CI job's OIDC ID token for a short-lived token on
 // the product whose trusted publisher accepts it (DESIGN §11). No bearer:

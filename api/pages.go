@@ -40,7 +40,7 @@ func (s *Server) writeEventPage(c *gin.Context, cur *library.EventCursor) {
 			break
 		}
 		for i, e := range evs {
-			b, err := json.Marshal(e)
+			b, err := json.Marshal(wireEvent(e))
 			if err != nil {
 				s.log.Error("encode event", "seq", e.Seq, "err", err)
 				panic(http.ErrAbortHandler) // the status is out: cut the response

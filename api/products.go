@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
@@ -24,13 +25,11 @@ func (s *Server) createProduct(c *gin.Context) {
 		return
 	}
 	c.Header("Location", APIPrefix+"/products/"+p.Name)
-	c.JSON(http.StatusCreated, p)
+	c.JSON(http.StatusCreated, wireProduct(p))
 }
 
 // ProductList is the answer of GET /products.
-type ProductList struct {
-	Products []*library.Product `json:"products"`
-}
+type ProductList = wire.ProductList
 
 func (s *Server) listProducts(c *gin.Context) {
 	list, err := s.lib.Products(c, principal(c))
@@ -38,7 +37,11 @@ func (s *Server) listProducts(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, ProductList{Products: nonNil(list)})
+	out := ProductList{Products: make([]wire.Product, 0, len(list))}
+	for _, p := range list {
+		out.Products = append(out.Products, wireProduct(p))
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) getProduct(c *gin.Context) {
@@ -47,7 +50,7 @@ func (s *Server) getProduct(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, p)
+	c.JSON(http.StatusOK, wireProduct(p))
 }
 
 func (s *Server) setPolicy(c *gin.Context) {
@@ -60,7 +63,7 @@ func (s *Server) setPolicy(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, p)
+	c.JSON(http.StatusOK, wireProduct(p))
 }
 
 func nonNil[T any](s []T) []T {

@@ -5,18 +5,17 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
 // PublisherView is a trusted publisher as the API shows it (its role by name).
-type PublisherView = library.TrustedPublisher
+type PublisherView = wire.Publisher
 
-func publisherView(p *library.TrustedPublisher) PublisherView { return *p }
+func publisherView(p *library.TrustedPublisher) PublisherView { return wirePublisher(p) }
 
 // PublisherList is the answer of GET /products/{p}/publishers.
-type PublisherList struct {
-	Publishers []PublisherView `json:"publishers"`
-}
+type PublisherList = wire.PublisherList
 
 func (s *Server) createPublisher(c *gin.Context) {
 	var in library.PublisherInput

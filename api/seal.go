@@ -5,13 +5,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
 // CommentInput is the optional body of a transition.
-type CommentInput struct {
-	Comment string `json:"comment"`
-}
+type CommentInput = wire.CommentInput
 
 func (s *Server) seal(c *gin.Context) {
 	var in CommentInput
@@ -23,7 +22,7 @@ func (s *Server) seal(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, r)
+	c.JSON(http.StatusOK, wireRelease(r))
 }
 
 func (s *Server) manifest(c *gin.Context) {
@@ -44,18 +43,11 @@ func (s *Server) manifestSignature(c *gin.Context) {
 	c.Data(http.StatusOK, "text/plain; charset=utf-8", sig)
 }
 
-// SigningKeys is the answer of GET /signing/keys: every key whose
-// signatures verify, the current one marked.
-type SigningKeys struct {
-	Keys []SigningKey `json:"keys"`
-}
+// SigningKeys is the answer of GET /signing/keys.
+type SigningKeys = wire.SigningKeys
 
 // SigningKey is one verification key.
-type SigningKey struct {
-	KeyID     string `json:"key_id"`
-	PublicKey string `json:"public_key"`
-	Current   bool   `json:"current"`
-}
+type SigningKey = wire.SigningKey
 
 func (s *Server) signingKeys(c *gin.Context) {
 	out := SigningKeys{Keys: []SigningKey{}}

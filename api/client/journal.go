@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/reliquary/reliquary/api/wire"
 )
 
 // EventQuery asks Events for the events after a sequence number.
@@ -72,9 +74,7 @@ func (c *Client) CreateWebhook(ctx context.Context, in WebhookInput) (*Webhook, 
 
 // Webhooks lists the webhooks (admin).
 func (c *Client) Webhooks(ctx context.Context) ([]Webhook, error) {
-	var out struct {
-		Webhooks []Webhook `json:"webhooks"`
-	}
+	var out wire.WebhookList
 	return out.Webhooks, c.getJSON(ctx, "/webhooks", nil, &out)
 }
 
@@ -89,9 +89,7 @@ func (c *Client) WebhookDeliveries(ctx context.Context, id string, limit int) ([
 	if limit > 0 {
 		v.Set("limit", strconv.Itoa(limit))
 	}
-	var out struct {
-		Deliveries []Delivery `json:"deliveries"`
-	}
+	var out wire.DeliveryList
 	return out.Deliveries, c.getJSON(ctx, "/webhooks/"+seg(id)+"/deliveries", v, &out)
 }
 

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/reliquary/reliquary/api/wire"
 )
 
 // CreatePublisher registers a trusted publisher on a product (admin).
@@ -20,9 +22,7 @@ func (c *Client) CreatePublisher(ctx context.Context, product string, in Publish
 
 // Publishers lists a product's trusted publishers (admin).
 func (c *Client) Publishers(ctx context.Context, product string) ([]Publisher, error) {
-	var out struct {
-		Publishers []Publisher `json:"publishers"`
-	}
+	var out wire.PublisherList
 	return out.Publishers, c.getJSON(ctx, "/products/"+seg(product)+"/publishers", nil, &out)
 }
 
@@ -37,12 +37,8 @@ func (c *Client) DeletePublisher(ctx context.Context, product, id string) error 
 func (c *Client) ExchangeOIDC(ctx context.Context, idToken, product string) (*OIDCExchange, error) {
 	anon := *c
 	anon.token = ""
-	in := map[string]string{"token": idToken}
-	if product != "" {
-		in["product"] = product
-	}
 	var out OIDCExchange
-	return &out, anon.sendJSON(ctx, http.MethodPost, "/auth/oidc", in, &out)
+	return &out, anon.sendJSON(ctx, http.MethodPost, "/auth/oidc", wire.OIDCExchangeRequest{Token: idToken, Product: product}, &out)
 }
 
 // WithToken returns a copy of the client that sends another token.

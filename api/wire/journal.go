@@ -64,3 +64,13 @@ type Delivery struct {
 	DurationMS int64     `json:"duration_ms"`
 	OK         bool      `json:"ok"`
 }
+
+// WebhookList is the answer of GET /webhooks.
+type WebhookList struct {
+	Webhooks []Webhook `json:"webhooks"`
+}
+
+// DeliveryList is the delivery log of one webhook, newest first.
+type DeliveryList struct {
+	Deliveries []Delivery `json:"deliveries"`
+}

@@ -38,3 +38,17 @@ type OIDCExchange struct {
 	Publisher string    `json:"publisher"`
 	Versions  string    `json:"versions,omitempty"`
 }
+
+// PublisherList is the answer of GET /products/{p}/publishers.
+type PublisherList struct {
+	Publishers []Publisher `json:"publishers"`
+}
+
+// OIDCExchangeRequest is the body of POST /auth/oidc: a CI job's OIDC ID
+// token.
+type OIDCExchangeRequest struct {
+	Token string `json:"token"`
+	// Product, when set, chooses among several products that trust the
+	// same workflow.
+	Product string `json:"product,omitempty"`
+}

@@ -221,8 +221,9 @@ type TokenInput struct {
 	TTL string `json:"ttl,omitempty"`
 }
 
-// Token is an API token as the server shows it. Secret is set only in the
-// answer of CreateToken: it is shown once.
+// Token is an API token as the server shows it: never its hash. Secret
+// is set only in the answer of CreateToken (shown once); Token carries the
+// same value for clients that look for it under that name.
 type Token struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
@@ -231,9 +232,26 @@ type Token struct {
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
 	Secret    string    `json:"secret,omitempty"`
-	// Lifetimes: nil when the token never expires or was never used.
-	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
-	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	Token     string    `json:"token,omitempty"`
+	// Lifetimes: null when the token never expires or was never used.
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	// Versions limits the releases a token minted by trusted publishing
+	// may create; OIDC names the publisher and identity that minted it.
+	Versions string     `json:"versions,omitempty"`
+	OIDC     *TokenOIDC `json:"oidc,omitempty"`
+}
+
+// TokenOIDC records which trusted publisher minted a token and for whom.
+type TokenOIDC struct {
+	Issuer    string `json:"issuer"`
+	Subject   string `json:"subject"`
+	Publisher string `json:"publisher"`
+}
+
+// TokenList is the answer of GET /tokens.
+type TokenList struct {
+	Tokens []Token `json:"tokens"`
 }
 
 // SigningKey is one verification key of GET /signing/keys.
@@ -247,4 +265,19 @@ type SigningKey struct {
 type Readiness struct {
 	Status string            `json:"status"`
 	Checks map[string]string `json:"checks,omitempty"`
+}
+
+// ProductList is the answer of GET /products.
+type ProductList struct {
+	Products []Product `json:"products"`
+}
+
+// CommentInput is the optional body of seal and approve.
+type CommentInput struct {
+	Comment string `json:"comment,omitempty"`
+}
+
+// SigningKeys is the answer of GET /signing/keys.
+type SigningKeys struct {
+	Keys []SigningKey `json:"keys"`
 }

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/reliquary/reliquary/internal/journal"
 )
@@ -18,20 +17,16 @@ import (
 
 // WebhookInput registers a webhook.
 type WebhookInput struct {
-	URL    string   `json:"url"`
-	Types  []string `json:"types"`
-	Secret string   `json:"secret"`
+	URL    string
+	Types  []string
+	Secret string
 }
 
-// WebhookView is a webhook as the API shows it (the secret only once).
-type WebhookView struct {
-	ID           string    `json:"id"`
-	URL          string    `json:"url"`
-	Types        []string  `json:"types"`
-	CreatedBy    string    `json:"created_by"`
-	CreatedAt    time.Time `json:"created_at"`
-	DeliveredSeq uint64    `json:"delivered_seq"`
-	Secret       string    `json:"secret,omitempty"`
+// WebhookState is a webhook with how far its deliveries got.
+type WebhookState struct {
+	*Webhook
+	// DeliveredSeq is the last event delivered (or given up on).
+	DeliveredSeq uint64
 }
 
 func nonNilStrings(s []string) []string {
@@ -45,7 +40,7 @@ func nonNilStrings(s []string) []string {
 // no private address (unless the service allows them), valid event type
 // patterns, and a secret of 16 to 256 characters (one is generated when
 // none is given). The answer holds the secret; no later one does.
-func (s *Service) CreateWebhook(ctx context.Context, pr Principal, in WebhookInput) (*WebhookView, error) {
+func (s *Service) CreateWebhook(ctx context.Context, pr Principal, in WebhookInput) (*Webhook, error) {
 	u, err := url.Parse(in.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || len(in.URL) > 2048 {
 		return nil, withDetails(ErrInvalidInput, "url must be an absolute http(s) URL without credentials", map[string]any{"field": "url"})
@@ -81,22 +76,21 @@ func (s *Service) CreateWebhook(ctx context.Context, pr Principal, in WebhookInp
 		return nil, err
 	}
 	s.notifier.Notify()
-	return &WebhookView{ID: w.ID, URL: w.URL, Types: w.Types, CreatedBy: w.CreatedBy, CreatedAt: w.CreatedAt, Secret: w.Secret}, nil
+	return w, nil
 }
 
-// Webhooks lists the webhooks the principal may see, without secrets.
-func (s *Service) Webhooks(_ context.Context, pr Principal) ([]WebhookView, error) {
+// Webhooks lists the webhooks the principal may see (callers show no
+// secret).
+func (s *Service) Webhooks(_ context.Context, pr Principal) ([]WebhookState, error) {
 	hooks, state, err := s.journal.Webhooks()
 	if err != nil {
 		return nil, err
 	}
-	out := []WebhookView{}
+	out := []WebhookState{}
 	for _, w := range hooks {
-		if !hookVisible(pr, w) {
-			continue
+		if hookVisible(pr, w) {
+			out = append(out, WebhookState{Webhook: w, DeliveredSeq: state[w.ID]})
 		}
-		out = append(out, WebhookView{ID: w.ID, URL: w.URL, Types: nonNilStrings(w.Types), CreatedBy: w.CreatedBy,
-			CreatedAt: w.CreatedAt, DeliveredSeq: state[w.ID]})
 	}
 	return out, nil
 }

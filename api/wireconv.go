@@ -1,0 +1,117 @@
+package api
+
+import (
+	"github.com/reliquary/reliquary/api/wire"
+	"github.com/reliquary/reliquary/internal/library"
+)
+
+// The edge between the domain and the contract: the library's types as
+// the wire types the API encodes (api/wire). A field renamed on either
+// side fails to compile here; TestWireConversionsKeepJSON pins that each
+// conversion writes the same JSON as the domain type it replaces.
+
+func wireProduct(p *library.Product) wire.Product {
+	return wire.Product{Name: p.Name, Description: p.Description, Owner: p.Owner, CIID: p.CIID,
+		Policy: wirePolicy(p.Policy), CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt}
+}
+
+func wirePolicy(p library.Policy) wire.Policy {
+	out := wire.Policy{RequiredApprovals: p.RequiredApprovals, FourEyes: p.FourEyes, RequireChangeID: p.RequireChangeID,
+		SupportedMajors: p.SupportedMajors, SupportedMinors: p.SupportedMinors, MaxArtifactBytes: p.MaxArtifactBytes,
+		RolloutHaltFailureRatio: p.RolloutHaltFailureRatio,
+		AttestationKeys:         p.AttestationKeys, RequiredAttestations: p.RequiredAttestations}
+	if p.AllowedTypes != nil {
+		out.AllowedTypes = make([]string, len(p.AllowedTypes))
+		for i, t := range p.AllowedTypes {
+			out.AllowedTypes[i] = string(t)
+		}
+	}
+	if p.Retention != nil {
+		out.Retention = &wire.RetentionPolicy{DraftsDays: p.Retention.DraftsDays, CandidatesKeep: p.Retention.CandidatesKeep}
+	}
+	return out
+}
+
+func wireRelease(r *library.Release) wire.Release {
+	out := wire.Release{Product: r.Product, Version: r.Version, Type: string(r.Type), Prerelease: r.Prerelease,
+		State: string(r.State), SupersededBy: r.SupersededBy, ChangeID: r.ChangeID, CIIDs: r.CIIDs, Labels: r.Labels,
+		Notes: r.Notes, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, SealedBy: r.SealedBy, SealedAt: r.SealedAt,
+		ManifestDigest: r.ManifestDigest, ReleasedBy: r.ReleasedBy, ReleasedAt: r.ReleasedAt,
+		AttestationDigests: r.AttestationDigests}
+	if r.Approvals != nil {
+		out.Approvals = make([]wire.Approval, len(r.Approvals))
+		for i, a := range r.Approvals {
+			out.Approvals[i] = wire.Approval{By: a.By, At: a.At, Comment: a.Comment}
+		}
+	}
+	if w := r.Withdrawn; w != nil {
+		out.Withdrawn = &wire.Withdrawal{By: w.By, At: w.At, Reason: w.Reason, ChangeID: w.ChangeID}
+	}
+	if r.History != nil {
+		out.History = make([]wire.Transition, len(r.History))
+		for i, t := range r.History {
+			out.History[i] = wire.Transition{From: string(t.From), To: string(t.To), Actor: t.Actor, Time: t.Time,
+				ChangeID: t.ChangeID, Comment: t.Comment}
+		}
+	}
+	if r.Artifacts != nil {
+		out.Artifacts = make([]wire.Artifact, len(r.Artifacts))
+		for i := range r.Artifacts {
+			out.Artifacts[i] = wireArtifact(&r.Artifacts[i])
+		}
+	}
+	if r.Rollout != nil {
+		ro := wireRollout(r.Rollout)
+		out.Rollout = &ro
+	}
+	return out
+}
+
+func wireArtifact(a *library.Artifact) wire.Artifact {
+	return wire.Artifact{Name: a.Name, Size: a.Size, SHA256: a.SHA256, MediaType: a.MediaType, OS: a.OS, Arch: a.Arch,
+		UploadedBy: a.UploadedBy, UploadedAt: a.UploadedAt, Signature: a.Signature, KeyID: a.KeyID}
+}
+
+func wireRollout(r *library.Rollout) wire.Rollout {
+	out := wire.Rollout{Percent: r.Percent, PilotCount: r.PilotCount, Environments: r.Environments,
+		RequiredAfter: r.RequiredAfter, UpdatedBy: r.UpdatedBy, UpdatedAt: r.UpdatedAt}
+	if h := r.Halted; h != nil {
+		out.Halted = &wire.RolloutHalt{At: h.At, Deployments: h.Deployments, Failed: h.Failed, Ratio: h.Ratio,
+			PreviousPercent: h.PreviousPercent, DeploymentID: h.DeploymentID}
+	}
+	return out
+}
+
+func wireToken(t *library.Token) wire.Token {
+	out := wire.Token{ID: t.ID, Name: t.Name, Role: t.Role.String(), Products: nonNil(t.Products), CreatedBy: t.CreatedBy,
+		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, Versions: t.Versions}
+	if o := t.OIDC; o != nil {
+		out.OIDC = &wire.TokenOIDC{Issuer: o.Issuer, Subject: o.Subject, Publisher: o.Publisher}
+	}
+	return out
+}
+
+func wirePublisher(p *library.TrustedPublisher) wire.Publisher {
+	return wire.Publisher{ID: p.ID, Product: p.Product, Issuer: p.Issuer, Audience: p.Audience, Claims: p.Claims,
+		Role: p.Role.String(), Versions: p.Versions, CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt}
+}
+
+func wireWebhook(w *library.Webhook, delivered uint64) wire.Webhook {
+	return wire.Webhook{ID: w.ID, URL: w.URL, Types: nonNil(w.Types), CreatedBy: w.CreatedBy, CreatedAt: w.CreatedAt,
+		DeliveredSeq: delivered}
+}
+
+func wireDelivery(d library.Delivery) wire.Delivery {
+	return wire.Delivery{Seq: d.Seq, Type: d.Type, Attempt: d.Attempt, At: d.At, StatusCode: d.StatusCode,
+		Error: d.Error, DurationMS: d.DurationMS, OK: d.OK}
+}
+
+func wireEvent(e *library.JournalEvent) wire.Event {
+	return wire.Event{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Type: e.Type, Subject: e.Subject, Data: e.Data,
+		PrevHash: e.PrevHash, Hash: e.Hash}
+}
+
+func wireAuditReport(r library.VerifyReport) wire.AuditReport {
+	return wire.AuditReport{OK: r.OK, Events: r.Events, HeadSeq: r.HeadSeq, HeadHash: r.HeadHash,
+		BrokenSeq: r.BrokenSeq, Reason: r.Reason}
+}
