@@ -10,13 +10,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
 // AttestationList is the answer of GET .../attestations.
-type AttestationList struct {
-	Attestations []library.Attestation `json:"attestations"`
-}
+type AttestationList = wire.AttestationList
 
 // attestationSlots bounds the attestation files held in memory at once
 // (each up to library.MaxAttestationBytes, parsed in place), process-wide.
@@ -65,7 +64,7 @@ func (s *Server) addAttestation(c *gin.Context) {
 		status = http.StatusCreated
 	}
 	c.Header("Location", c.Request.URL.Path+"/"+a.Digest)
-	c.JSON(status, a)
+	c.JSON(status, wireAttestation(a))
 }
 
 func (s *Server) listAttestations(c *gin.Context) {
@@ -77,7 +76,11 @@ func (s *Server) listAttestations(c *gin.Context) {
 	if t := c.Query("predicate_type"); t != "" {
 		list = slices.DeleteFunc(list, func(a library.Attestation) bool { return a.PredicateType != t })
 	}
-	c.JSON(http.StatusOK, AttestationList{Attestations: list})
+	out := AttestationList{Attestations: make([]wire.Attestation, 0, len(list))}
+	for i := range list {
+		out.Attestations = append(out.Attestations, wireAttestation(&list[i]))
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // attestationFile serves the stored file byte for byte:

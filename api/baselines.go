@@ -111,5 +111,5 @@ func (s *Server) diffBaselines(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, d)
+	c.JSON(http.StatusOK, wireBaselineDiff(d))
 }

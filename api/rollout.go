@@ -16,7 +16,7 @@ func (s *Server) getRollout(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, v)
+	c.JSON(http.StatusOK, wireRolloutView(v))
 }
 
 func (s *Server) setRollout(c *gin.Context) {
@@ -29,5 +29,5 @@ func (s *Server) setRollout(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, v)
+	c.JSON(http.StatusOK, wireRolloutView(v))
 }

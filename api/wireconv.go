@@ -115,3 +115,91 @@ func wireAuditReport(r library.VerifyReport) wire.AuditReport {
 	return wire.AuditReport{OK: r.OK, Events: r.Events, HeadSeq: r.HeadSeq, HeadHash: r.HeadHash,
 		BrokenSeq: r.BrokenSeq, Reason: r.Reason}
 }
+
+func wireAttestation(a *library.Attestation) wire.Attestation {
+	out := wire.Attestation{Digest: a.Digest, PredicateType: a.PredicateType, Signer: a.Signer, Format: a.Format,
+		Size: a.Size, UploadedBy: a.UploadedBy, UploadedAt: a.UploadedAt}
+	if a.Subjects != nil {
+		out.Subjects = make([]wire.AttestationSubject, len(a.Subjects))
+		for i, s := range a.Subjects {
+			out.Subjects[i] = wire.AttestationSubject{Name: s.Name, SHA256: s.SHA256}
+		}
+	}
+	return out
+}
+
+func wireBaselineDiff(d *library.BaselineDiff) wire.BaselineDiff {
+	out := wire.BaselineDiff{From: d.From, To: d.To}
+	if d.Changes != nil {
+		out.Changes = make([]wire.ProductChange, len(d.Changes))
+		for i, c := range d.Changes {
+			out.Changes[i] = wire.ProductChange{Product: c.Product, Change: string(c.Change), From: c.From, To: c.To, Type: string(c.Type)}
+		}
+	}
+	return out
+}
+
+func wireDeployment(d *library.Deployment) wire.Deployment {
+	return wire.Deployment{ID: d.ID, Product: d.Product, Version: d.Version, Type: string(d.Type), Environment: d.Environment,
+		Target: d.Target, Status: string(d.Status), ChangeID: d.ChangeID, Details: d.Details, RecordedBy: d.RecordedBy,
+		RecordedAt: d.RecordedAt}
+}
+
+func wireEnvironment(v *library.EnvironmentView) wire.Environment {
+	out := wire.Environment{Environment: v.Environment}
+	if v.Installs != nil {
+		out.Installs = make([]wire.Install, len(v.Installs))
+		for i, in := range v.Installs {
+			w := wire.Install{Product: in.Product, Target: in.Target, Version: in.Version, Type: string(in.Type),
+				Status: string(in.Status), DeploymentID: in.DeploymentID, ChangeID: in.ChangeID, DeployedBy: in.DeployedBy,
+				DeployedAt: in.DeployedAt, State: string(in.State), Superseded: in.Superseded, SupersededBy: in.SupersededBy,
+				Withdrawn: in.Withdrawn}
+			if wd := in.Withdrawal; wd != nil {
+				w.Withdrawal = &wire.Withdrawal{By: wd.By, At: wd.At, Reason: wd.Reason, ChangeID: wd.ChangeID}
+			}
+			if in.LastAttempt != nil {
+				d := wireDeployment(in.LastAttempt)
+				w.LastAttempt = &d
+			}
+			out.Installs[i] = w
+		}
+	}
+	return out
+}
+
+func wireDeletedRelease(d *library.DeletedRelease) wire.DeletedRelease {
+	return wire.DeletedRelease{Product: d.Product, Version: d.Version, State: string(d.State), Artifacts: d.Artifacts,
+		Bytes: d.Bytes, Seq: d.Seq}
+}
+
+func wireRetentionReport(r *library.RetentionReport) wire.RetentionReport {
+	items := func(in []library.RetentionItem) []wire.RetentionItem {
+		if in == nil {
+			return nil
+		}
+		out := make([]wire.RetentionItem, len(in))
+		for i, it := range in {
+			out[i] = wire.RetentionItem{Product: it.Product, Version: it.Version, State: string(it.State), Reason: it.Reason,
+				Rule: it.Rule, Detail: it.Detail, Bytes: it.Bytes}
+		}
+		return out
+	}
+	return wire.RetentionReport{DryRun: r.DryRun, RanAt: r.RanAt, Products: r.Products, Deleted: items(r.Deleted),
+		Kept: items(r.Kept), BytesFreed: r.BytesFreed}
+}
+
+func wireRolloutView(v *library.RolloutView) wire.RolloutView {
+	out := wire.RolloutView{Product: v.Product, Version: v.Version, State: string(v.State), FullyRolledOut: v.FullyRolledOut,
+		Rollout: wireRollout(&v.Rollout), Pilots: v.Pilots, Totals: wireRolloutCounts(v.Totals)}
+	if v.Deployments != nil {
+		out.Deployments = make(map[string]wire.RolloutCounts, len(v.Deployments))
+		for env, c := range v.Deployments {
+			out.Deployments[env] = wireRolloutCounts(c)
+		}
+	}
+	return out
+}
+
+func wireRolloutCounts(c library.RolloutCounts) wire.RolloutCounts {
+	return wire.RolloutCounts{Succeeded: c.Succeeded, Failed: c.Failed, RolledBack: c.RolledBack}
+}

@@ -95,5 +95,15 @@ func TestWireConversionsKeepJSON(t *testing.T) {
 		func(v any) any { return wirePublisher(v.(*library.TrustedPublisher)) })
 	check("Delivery", func() any { return &library.Delivery{} }, func(v any) any { return wireDelivery(*v.(*library.Delivery)) })
 	check("JournalEvent", func() any { return &library.JournalEvent{} }, func(v any) any { return wireEvent(v.(*library.JournalEvent)) })
+	check("Attestation", func() any { return &library.Attestation{} }, func(v any) any { return wireAttestation(v.(*library.Attestation)) })
+	check("BaselineDiff", func() any { return &library.BaselineDiff{} }, func(v any) any { return wireBaselineDiff(v.(*library.BaselineDiff)) })
+	check("Deployment", func() any { return &library.Deployment{} }, func(v any) any { return wireDeployment(v.(*library.Deployment)) })
+	check("EnvironmentView", func() any { return &library.EnvironmentView{} },
+		func(v any) any { return wireEnvironment(v.(*library.EnvironmentView)) })
+	check("DeletedRelease", func() any { return &library.DeletedRelease{} },
+		func(v any) any { return wireDeletedRelease(v.(*library.DeletedRelease)) })
+	check("RetentionReport", func() any { return &library.RetentionReport{} },
+		func(v any) any { return wireRetentionReport(v.(*library.RetentionReport)) })
+	check("RolloutView", func() any { return &library.RolloutView{} }, func(v any) any { return wireRolloutView(v.(*library.RolloutView)) })
 	check("VerifyReport", func() any { return &library.VerifyReport{} }, func(v any) any { return wireAuditReport(*v.(*library.VerifyReport)) })
 }

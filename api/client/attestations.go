@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/reliquary/reliquary/api/wire"
 )
 
 // MaxAttestationBytes is the largest attestation file the server takes.
@@ -38,9 +40,7 @@ func (c *Client) AddAttestation(ctx context.Context, product, version string, fi
 
 // Attestations lists a release's attestations.
 func (c *Client) Attestations(ctx context.Context, product, version string) ([]Attestation, error) {
-	var out struct {
-		Attestations []Attestation `json:"attestations"`
-	}
+	var out wire.AttestationList
 	err := c.getJSON(ctx, attestationsPath(product, version), nil, &out)
 	return out.Attestations, err
 }

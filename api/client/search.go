@@ -6,6 +6,15 @@ import (
 	"strconv"
 )
 
+// ReleaseSearch is the cross-product CMDB search of SearchReleases.
+type ReleaseSearch struct {
+	ChangeID, CIID, Label, State string
+	Limit                        int
+	Cursor                       string
+	// SHA256 finds the releases containing an artifact with this digest.
+	SHA256 string
+}
+
 // SearchReleases finds releases across products by change, CI, label or
 // state (GET /releases). Releases carry no artifacts.
 func (c *Client) SearchReleases(ctx context.Context, q ReleaseSearch) (*ReleasePage, error) {

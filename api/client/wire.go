@@ -37,7 +37,6 @@ type (
 	RolloutInput       = wire.RolloutInput
 	RolloutCounts      = wire.RolloutCounts
 	RolloutView        = wire.RolloutView
-	ReleaseSearch      = wire.ReleaseSearch
 	Product            = wire.Product
 	ProductInput       = wire.ProductInput
 	Policy             = wire.Policy

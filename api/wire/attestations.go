@@ -21,3 +21,8 @@ type AttestationSubject struct {
 	Name   string `json:"name"`
 	SHA256 string `json:"sha256"`
 }
+
+// AttestationList is the answer of GET …/attestations.
+type AttestationList struct {
+	Attestations []Attestation `json:"attestations"`
+}
