@@ -6,17 +6,18 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
 // Baselines: named, immutable, signed sets of (product, version) pairs.
 
 func (s *Server) createBaseline(c *gin.Context) {
-	var in library.BaselineInput
+	var in wire.BaselineInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	b, err := s.lib.CreateBaseline(c, principal(c), in)
+	b, err := s.lib.CreateBaseline(c, principal(c), libBaselineInput(in))
 	if err != nil {
 		fail(c, err)
 		return

@@ -37,11 +37,11 @@ func (s *Server) searchReleases(c *gin.Context) {
 }
 
 func (s *Server) recordDeployment(c *gin.Context) {
-	var in library.DeploymentInput
+	var in wire.DeploymentInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	d, err := s.lib.RecordDeployment(c, principal(c), in)
+	d, err := s.lib.RecordDeployment(c, principal(c), libDeploymentInput(in))
 	if err != nil {
 		fail(c, err)
 		return

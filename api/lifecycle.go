@@ -23,11 +23,11 @@ func (s *Server) approve(c *gin.Context) {
 }
 
 func (s *Server) promote(c *gin.Context) {
-	var in library.PromoteInput
+	var in wire.PromoteInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	r, err := s.lib.Promote(c, principal(c), c.Param("product"), c.Param("version"), in)
+	r, err := s.lib.Promote(c, principal(c), c.Param("product"), c.Param("version"), libPromoteInput(in))
 	if err != nil {
 		fail(c, err)
 		return
@@ -36,11 +36,11 @@ func (s *Server) promote(c *gin.Context) {
 }
 
 func (s *Server) withdraw(c *gin.Context) {
-	var in library.WithdrawInput
+	var in wire.WithdrawInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	r, err := s.lib.Withdraw(c, principal(c), c.Param("product"), c.Param("version"), in)
+	r, err := s.lib.Withdraw(c, principal(c), c.Param("product"), c.Param("version"), libWithdrawInput(in))
 	if err != nil {
 		fail(c, err)
 		return

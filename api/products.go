@@ -6,11 +6,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reliquary/reliquary/api/wire"
-	"github.com/reliquary/reliquary/internal/library"
 )
 
 func (s *Server) createProduct(c *gin.Context) {
-	var in library.ProductInput
+	var in wire.ProductInput
 	if !decodeJSON(c, &in) {
 		return
 	}
@@ -19,7 +18,7 @@ func (s *Server) createProduct(c *gin.Context) {
 		writeError(c, http.StatusForbidden, CodeForbidden, "this token is not scoped to product "+in.Name, map[string]any{"product": in.Name})
 		return
 	}
-	p, err := s.lib.CreateProduct(c, pr, in)
+	p, err := s.lib.CreateProduct(c, pr, libProductInput(in))
 	if err != nil {
 		fail(c, err)
 		return
@@ -54,11 +53,11 @@ func (s *Server) getProduct(c *gin.Context) {
 }
 
 func (s *Server) setPolicy(c *gin.Context) {
-	var in library.PolicyInput
+	var in wire.PolicyInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	p, err := s.lib.SetPolicy(c, principal(c), c.Param("product"), in)
+	p, err := s.lib.SetPolicy(c, principal(c), c.Param("product"), libPolicyInput(in))
 	if err != nil {
 		fail(c, err)
 		return

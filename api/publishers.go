@@ -18,11 +18,11 @@ func publisherView(p *library.TrustedPublisher) PublisherView { return wirePubli
 type PublisherList = wire.PublisherList
 
 func (s *Server) createPublisher(c *gin.Context) {
-	var in library.PublisherInput
+	var in wire.PublisherInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	p, err := s.lib.CreatePublisher(c, principal(c), c.Param("product"), in)
+	p, err := s.lib.CreatePublisher(c, principal(c), c.Param("product"), libPublisherInput(in))
 	if err != nil {
 		fail(c, err)
 		return

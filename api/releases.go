@@ -11,11 +11,11 @@ import (
 )
 
 func (s *Server) createRelease(c *gin.Context) {
-	var in library.ReleaseInput
+	var in wire.ReleaseInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	r, err := s.lib.CreateRelease(c, principal(c), c.Param("product"), in)
+	r, err := s.lib.CreateRelease(c, principal(c), c.Param("product"), libReleaseInput(in))
 	if err != nil {
 		fail(c, err)
 		return

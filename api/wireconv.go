@@ -203,3 +203,72 @@ func wireRolloutView(v *library.RolloutView) wire.RolloutView {
 func wireRolloutCounts(c library.RolloutCounts) wire.RolloutCounts {
 	return wire.RolloutCounts{Succeeded: c.Succeeded, Failed: c.Failed, RolledBack: c.RolledBack}
 }
+
+// Request bodies: decoded as wire types, handed to the library as its own.
+
+func libProductInput(in wire.ProductInput) library.ProductInput {
+	out := library.ProductInput{Name: in.Name, Description: in.Description, Owner: in.Owner, CIID: in.CIID}
+	if in.Policy != nil {
+		p := libPolicyInput(*in.Policy)
+		out.Policy = &p
+	}
+	return out
+}
+
+func libPolicyInput(in wire.PolicyInput) library.PolicyInput {
+	out := library.PolicyInput{RequiredApprovals: in.RequiredApprovals, FourEyes: in.FourEyes, RequireChangeID: in.RequireChangeID,
+		SupportedMajors: in.SupportedMajors, SupportedMinors: in.SupportedMinors, MaxArtifactBytes: in.MaxArtifactBytes,
+		RolloutHaltFailureRatio: in.RolloutHaltFailureRatio,
+		AttestationKeys:         in.AttestationKeys, RequiredAttestations: in.RequiredAttestations}
+	if in.AllowedTypes != nil {
+		out.AllowedTypes = make([]library.ReleaseType, len(in.AllowedTypes))
+		for i, t := range in.AllowedTypes {
+			out.AllowedTypes[i] = library.ReleaseType(t)
+		}
+	}
+	if in.Retention != nil {
+		out.Retention = &library.RetentionPolicy{DraftsDays: in.Retention.DraftsDays, CandidatesKeep: in.Retention.CandidatesKeep}
+	}
+	return out
+}
+
+func libReleaseInput(in wire.ReleaseInput) library.ReleaseInput {
+	return library.ReleaseInput{Version: in.Version, ChangeID: in.ChangeID, CIIDs: in.CIIDs, Labels: in.Labels, Notes: in.Notes}
+}
+
+func libPromoteInput(in wire.PromoteInput) library.PromoteInput {
+	out := library.PromoteInput{To: in.To, ChangeID: in.ChangeID, Comment: in.Comment}
+	if in.Rollout != nil {
+		r := libRolloutInput(*in.Rollout)
+		out.Rollout = &r
+	}
+	return out
+}
+
+func libRolloutInput(in wire.RolloutInput) library.RolloutInput {
+	return library.RolloutInput{Percent: in.Percent, Pilots: in.Pilots, Environments: in.Environments, RequiredAfter: in.RequiredAfter}
+}
+
+func libWithdrawInput(in wire.WithdrawInput) library.WithdrawInput {
+	return library.WithdrawInput{Reason: in.Reason, ChangeID: in.ChangeID}
+}
+
+func libPublisherInput(in wire.PublisherInput) library.PublisherInput {
+	return library.PublisherInput{Issuer: in.Issuer, Audience: in.Audience, Claims: in.Claims, Role: in.Role, Versions: in.Versions}
+}
+
+func libBaselineInput(in wire.BaselineInput) library.BaselineInput {
+	out := library.BaselineInput{Name: in.Name, Description: in.Description, ChangeID: in.ChangeID, From: in.From}
+	if in.Releases != nil {
+		out.Releases = make([]library.ReleaseRef, len(in.Releases))
+		for i, r := range in.Releases {
+			out.Releases[i] = library.ReleaseRef{Product: r.Product, Version: r.Version}
+		}
+	}
+	return out
+}
+
+func libDeploymentInput(in wire.DeploymentInput) library.DeploymentInput {
+	return library.DeploymentInput{Product: in.Product, Version: in.Version, Environment: in.Environment, Target: in.Target,
+		Status: library.DeploymentStatus(in.Status), ChangeID: in.ChangeID, Details: in.Details}
+}

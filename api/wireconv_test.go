@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
@@ -106,4 +107,72 @@ func TestWireConversionsKeepJSON(t *testing.T) {
 		func(v any) any { return wireRetentionReport(v.(*library.RetentionReport)) })
 	check("RolloutView", func() any { return &library.RolloutView{} }, func(v any) any { return wireRolloutView(v.(*library.RolloutView)) })
 	check("VerifyReport", func() any { return &library.VerifyReport{} }, func(v any) any { return wireAuditReport(*v.(*library.VerifyReport)) })
+}
+
+// TestWireInputsDecodeAsBefore: every request body the library's input
+// type took (every field set) decodes strictly into its wire type and
+// converts back to the same library input, so no field was lost or
+// renamed by decoding into api/wire.
+func TestWireInputsDecodeAsBefore(t *testing.T) {
+	check := func(name string, lib any, decodeConv func([]byte) (any, error)) {
+		t.Helper()
+		n := 0
+		fill(t, reflect.ValueOf(lib).Elem(), &n)
+		body, err := json.Marshal(lib)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeConv(body)
+		if err != nil {
+			t.Fatalf("%s: %s does not decode: %v", name, body, err)
+		}
+		if want := reflect.ValueOf(lib).Elem().Interface(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n sent %#v\n got  %#v", name, want, got)
+		}
+	}
+	check("ProductInput", &library.ProductInput{}, func(b []byte) (any, error) {
+		var in wire.ProductInput
+		err := DecodeStrict(bytes.NewReader(b), &in)
+		return libProductInput(in), err
+	})
+	check("PolicyInput", &library.PolicyInput{}, func(b []byte) (any, error) {
+		var in wire.PolicyInput
+		err := DecodeStrict(bytes.NewReader(b), &in)
+		return libPolicyInput(in), err
+	})
+	check("ReleaseInput", &library.ReleaseInput{}, func(b []byte) (any, error) {
+		var in wire.ReleaseInput
+		err := DecodeStrict(bytes.NewReader(b), &in)
+		return libReleaseInput(in), err
+	})
+	check("PromoteInput", &library.PromoteInput{}, func(b []byte) (any, error) {
+		var in wire.PromoteInput
+		err := DecodeStrict(bytes.NewReader(b), &in)
+		return libPromoteInput(in), err
+	})
+	check("WithdrawInput", &library.WithdrawInput{}, func(b []byte) (any, error) {
+		var in wire.WithdrawInput
+		err := DecodeStrict(bytes.NewReader(b), &in)
+		return libWithdrawInput(in), err
+	})
+	check("PublisherInput", &library.PublisherInput{}, func(b []byte) (any, error) {
+		var in wire.PublisherInput
+		err := DecodeStrict(bytes.NewReader(b), &in)
+		return libPublisherInput(in), err
+	})
+	check("RolloutInput", &library.RolloutInput{}, func(b []byte) (any, error) {
+		var in wire.RolloutInput
+		err := DecodeStrict(bytes.NewReader(b), &in)
+		return libRolloutInput(in), err
+	})
+	check("BaselineInput", &library.BaselineInput{}, func(b []byte) (any, error) {
+		var in wire.BaselineInput
+		err := DecodeStrict(bytes.NewReader(b), &in)
+		return libBaselineInput(in), err
+	})
+	check("DeploymentInput", &library.DeploymentInput{}, func(b []byte) (any, error) {
+		var in wire.DeploymentInput
+		err := DecodeStrict(bytes.NewReader(b), &in)
+		return libDeploymentInput(in), err
+	})
 }
