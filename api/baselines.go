@@ -23,13 +23,11 @@ func (s *Server) createBaseline(c *gin.Context) {
 		return
 	}
 	c.Header("Location", APIPrefix+"/baselines/"+b.Name)
-	c.JSON(http.StatusCreated, b)
+	c.JSON(http.StatusCreated, wireBaselineView(b))
 }
 
 // BaselineList is the answer of GET /baselines.
-type BaselineList struct {
-	Baselines []*library.Baseline `json:"baselines"`
-}
+type BaselineList = wire.BaselineList
 
 func (s *Server) listBaselines(c *gin.Context) {
 	list, err := s.lib.Baselines(c)
@@ -39,7 +37,11 @@ func (s *Server) listBaselines(c *gin.Context) {
 	}
 	pr := principal(c)
 	list = slices.DeleteFunc(list, func(b *library.Baseline) bool { return !baselineInScope(pr, baselineProducts(b.Releases)) })
-	c.JSON(http.StatusOK, BaselineList{Baselines: nonNil(list)})
+	out := BaselineList{Baselines: make([]wire.Baseline, 0, len(list))}
+	for _, b := range list {
+		out.Baselines = append(out.Baselines, wireBaseline(b))
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) getBaseline(c *gin.Context) {
@@ -47,7 +49,7 @@ func (s *Server) getBaseline(c *gin.Context) {
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, b)
+	c.JSON(http.StatusOK, wireBaselineView(b))
 }
 
 // scopedBaseline loads a baseline the caller may see: one with a member

@@ -272,3 +272,32 @@ func libDeploymentInput(in wire.DeploymentInput) library.DeploymentInput {
 	return library.DeploymentInput{Product: in.Product, Version: in.Version, Environment: in.Environment, Target: in.Target,
 		Status: library.DeploymentStatus(in.Status), ChangeID: in.ChangeID, Details: in.Details}
 }
+
+func wireBaseline(b *library.Baseline) wire.Baseline {
+	out := wire.Baseline{Name: b.Name, Description: b.Description, ChangeID: b.ChangeID, From: b.From,
+		CreatedBy: b.CreatedBy, CreatedAt: b.CreatedAt, ManifestDigest: b.ManifestDigest, KeyID: b.KeyID}
+	if b.Releases != nil {
+		out.Releases = make([]wire.BaselineMember, len(b.Releases))
+		for i, m := range b.Releases {
+			out.Releases[i] = wire.BaselineMember{Product: m.Product, Version: m.Version, Type: string(m.Type)}
+		}
+	}
+	return out
+}
+
+func wireBaselineView(b *library.BaselineView) wire.BaselineView {
+	out := wire.BaselineView{Name: b.Name, Description: b.Description, ChangeID: b.ChangeID, From: b.From,
+		CreatedBy: b.CreatedBy, CreatedAt: b.CreatedAt, ManifestDigest: b.ManifestDigest, KeyID: b.KeyID}
+	if b.Releases != nil {
+		out.Releases = make([]wire.MemberView, len(b.Releases))
+		for i, m := range b.Releases {
+			v := wire.MemberView{Product: m.Product, Version: m.Version, Type: string(m.Type), State: string(m.State),
+				SupersededBy: m.SupersededBy, Withdrawn: m.Withdrawn}
+			if wd := m.Withdrawal; wd != nil {
+				v.Withdrawal = &wire.Withdrawal{By: wd.By, At: wd.At, Reason: wd.Reason, ChangeID: wd.ChangeID}
+			}
+			out.Releases[i] = v
+		}
+	}
+	return out
+}

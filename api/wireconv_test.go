@@ -106,6 +106,8 @@ func TestWireConversionsKeepJSON(t *testing.T) {
 	check("RetentionReport", func() any { return &library.RetentionReport{} },
 		func(v any) any { return wireRetentionReport(v.(*library.RetentionReport)) })
 	check("RolloutView", func() any { return &library.RolloutView{} }, func(v any) any { return wireRolloutView(v.(*library.RolloutView)) })
+	check("Baseline", func() any { return &library.Baseline{} }, func(v any) any { return wireBaseline(v.(*library.Baseline)) })
+	check("BaselineView", func() any { return &library.BaselineView{} }, func(v any) any { return wireBaselineView(v.(*library.BaselineView)) })
 	check("VerifyReport", func() any { return &library.VerifyReport{} }, func(v any) any { return wireAuditReport(*v.(*library.VerifyReport)) })
 }
 

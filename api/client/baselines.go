@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"net/http"
+
+	"github.com/reliquary/reliquary/api/wire"
 )
 
 // CreateBaseline freezes a baseline (release-manager).
@@ -13,9 +15,7 @@ func (c *Client) CreateBaseline(ctx context.Context, in BaselineInput) (*Baselin
 
 // Baselines lists the baselines.
 func (c *Client) Baselines(ctx context.Context) ([]Baseline, error) {
-	var out struct {
-		Baselines []Baseline `json:"baselines"`
-	}
+	var out wire.BaselineList
 	return out.Baselines, c.getJSON(ctx, "/baselines", nil, &out)
 }
 

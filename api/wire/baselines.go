@@ -64,3 +64,35 @@ type ProductChange struct {
 	To      string `json:"to,omitempty"`
 	Type    string `json:"type,omitempty"`
 }
+
+// BaselineView is a baseline as GET /baselines/{name} and its creation
+// answer show it: each member with its release's state now.
+type BaselineView struct {
+	Name           string       `json:"name"`
+	Description    string       `json:"description"`
+	ChangeID       string       `json:"change_id"`
+	From           string       `json:"from,omitempty"`
+	Releases       []MemberView `json:"releases"`
+	CreatedBy      string       `json:"created_by"`
+	CreatedAt      time.Time    `json:"created_at"`
+	ManifestDigest string       `json:"manifest_digest"`
+	KeyID          string       `json:"key_id"`
+}
+
+// MemberView is one member of a BaselineView: the release as the baseline
+// names it and its state now (flagged when superseded or withdrawn since).
+type MemberView struct {
+	Product      string      `json:"product"`
+	Version      string      `json:"version"`
+	Type         string      `json:"type"`
+	State        string      `json:"state"`
+	SupersededBy string      `json:"superseded_by"`
+	Withdrawn    bool        `json:"withdrawn"`
+	Withdrawal   *Withdrawal `json:"withdrawal,omitempty"`
+}
+
+// BaselineList is the answer of GET /baselines (members name only product,
+// version and type).
+type BaselineList struct {
+	Baselines []Baseline `json:"baselines"`
+}
