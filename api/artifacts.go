@@ -42,7 +42,7 @@ func (s *Server) uploadArtifact(c *gin.Context) {
 	}
 	c.Header("Location", c.Request.URL.Path)
 	c.Header("ETag", `"`+a.SHA256+`"`)
-	c.JSON(status, a)
+	c.JSON(status, wireArtifact(a))
 }
 
 func (s *Server) deleteArtifact(c *gin.Context) {

@@ -10,24 +10,22 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/reliquary/reliquary/internal/evidence"
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
 // AttestationList is the answer of GET .../attestations.
-type AttestationList struct {
-	Attestations []library.Attestation `json:"attestations"`
-}
+type AttestationList = wire.AttestationList
 
 // attestationSlots bounds the attestation files held in memory at once
-// (each up to evidence.MaxAttestationBytes, parsed in place), process-wide.
+// (each up to library.MaxAttestationBytes, parsed in place), process-wide.
 var attestationSlots = make(chan struct{}, 2)
 
 // addAttestation takes an attestation file (a DSSE envelope or a Sigstore
 // bundle v0.3, as cosign attest-blob writes them) as the raw body. A body
-// over evidence.MaxAttestationBytes is refused before it is read.
+// over library.MaxAttestationBytes is refused before it is read.
 func (s *Server) addAttestation(c *gin.Context) {
-	const limit = evidence.MaxAttestationBytes
+	const limit = library.MaxAttestationBytes
 	tooBig := func() {
 		c.Header("Connection", "close") // the refused body is not read
 		writeError(c, http.StatusRequestEntityTooLarge, CodeBodyTooLarge,
@@ -66,7 +64,7 @@ func (s *Server) addAttestation(c *gin.Context) {
 		status = http.StatusCreated
 	}
 	c.Header("Location", c.Request.URL.Path+"/"+a.Digest)
-	c.JSON(status, a)
+	c.JSON(status, wireAttestation(a))
 }
 
 func (s *Server) listAttestations(c *gin.Context) {
@@ -78,7 +76,11 @@ func (s *Server) listAttestations(c *gin.Context) {
 	if t := c.Query("predicate_type"); t != "" {
 		list = slices.DeleteFunc(list, func(a library.Attestation) bool { return a.PredicateType != t })
 	}
-	c.JSON(http.StatusOK, AttestationList{Attestations: list})
+	out := AttestationList{Attestations: make([]wire.Attestation, 0, len(list))}
+	for i := range list {
+		out.Attestations = append(out.Attestations, wireAttestation(&list[i]))
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // attestationFile serves the stored file byte for byte:

@@ -6,29 +6,28 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
 // Baselines: named, immutable, signed sets of (product, version) pairs.
 
 func (s *Server) createBaseline(c *gin.Context) {
-	var in library.BaselineInput
+	var in wire.BaselineInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	b, err := s.lib.CreateBaseline(c, principal(c), in)
+	b, err := s.lib.CreateBaseline(c, principal(c), libBaselineInput(in))
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	c.Header("Location", APIPrefix+"/baselines/"+b.Name)
-	c.JSON(http.StatusCreated, b)
+	c.JSON(http.StatusCreated, wireBaselineView(b))
 }
 
 // BaselineList is the answer of GET /baselines.
-type BaselineList struct {
-	Baselines []*library.Baseline `json:"baselines"`
-}
+type BaselineList = wire.BaselineList
 
 func (s *Server) listBaselines(c *gin.Context) {
 	list, err := s.lib.Baselines(c)
@@ -38,7 +37,11 @@ func (s *Server) listBaselines(c *gin.Context) {
 	}
 	pr := principal(c)
 	list = slices.DeleteFunc(list, func(b *library.Baseline) bool { return !baselineInScope(pr, baselineProducts(b.Releases)) })
-	c.JSON(http.StatusOK, BaselineList{Baselines: nonNil(list)})
+	out := BaselineList{Baselines: make([]wire.Baseline, 0, len(list))}
+	for _, b := range list {
+		out.Baselines = append(out.Baselines, wireBaseline(b))
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) getBaseline(c *gin.Context) {
@@ -46,7 +49,7 @@ func (s *Server) getBaseline(c *gin.Context) {
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, b)
+	c.JSON(http.StatusOK, wireBaselineView(b))
 }
 
 // scopedBaseline loads a baseline the caller may see: one with a member
@@ -111,5 +114,5 @@ func (s *Server) diffBaselines(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, d)
+	c.JSON(http.StatusOK, wireBaselineDiff(d))
 }

@@ -5,16 +5,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
 // CMDB: the cross-product release search and deployment records.
 
 // ReleaseSearchResult is a page of GET /releases.
-type ReleaseSearchResult struct {
-	Releases   []*library.Release `json:"releases"`
-	NextCursor string             `json:"next_cursor,omitempty"`
-}
+type ReleaseSearchResult = wire.ReleasePage
 
 func (s *Server) searchReleases(c *gin.Context) {
 	limit, ok := queryInt(c, "limit", 100, library.MaxPage)
@@ -30,30 +28,29 @@ func (s *Server) searchReleases(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	out := ReleaseSearchResult{Releases: make([]wire.Release, 0, len(list)), NextCursor: next}
 	for _, r := range list {
 		r.Artifacts = nil // as in listings: GET the release for its artifacts
+		out.Releases = append(out.Releases, wireRelease(r))
 	}
-	c.JSON(http.StatusOK, ReleaseSearchResult{Releases: nonNil(list), NextCursor: next})
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) recordDeployment(c *gin.Context) {
-	var in library.DeploymentInput
+	var in wire.DeploymentInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	d, err := s.lib.RecordDeployment(c, principal(c), in)
+	d, err := s.lib.RecordDeployment(c, principal(c), libDeploymentInput(in))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, d)
+	c.JSON(http.StatusCreated, wireDeployment(d))
 }
 
 // DeploymentList is a page of GET /deployments.
-type DeploymentList struct {
-	Deployments []*library.Deployment `json:"deployments"`
-	NextCursor  string                `json:"next_cursor,omitempty"`
-}
+type DeploymentList = wire.DeploymentPage
 
 func (s *Server) listDeployments(c *gin.Context) {
 	limit, ok := queryInt(c, "limit", 100, library.MaxPage)
@@ -68,7 +65,11 @@ func (s *Server) listDeployments(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, DeploymentList{Deployments: nonNil(list), NextCursor: next})
+	out := DeploymentList{Deployments: make([]wire.Deployment, 0, len(list)), NextCursor: next}
+	for _, d := range list {
+		out.Deployments = append(out.Deployments, wireDeployment(d))
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) getEnvironment(c *gin.Context) {
@@ -77,5 +78,5 @@ func (s *Server) getEnvironment(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, v)
+	c.JSON(http.StatusOK, wireEnvironment(v))
 }

@@ -8,83 +8,83 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/reliquary/reliquary/internal/journal"
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
-	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/storage"
 )
 
-// Error codes the API answers with. Each is listed with its status in
-// errorTable (or written directly by the one helper, writeError).
+// Error codes the API answers with: package wire's (api/wire), named here
+// too for the handlers. Each is listed with its status in errorTable (or
+// written directly by the one helper, writeError).
 const (
-	CodeInvalidInput        = "INVALID_INPUT"
-	CodeInvalidVersion      = "INVALID_VERSION"
-	CodeInvalidName         = "INVALID_NAME"
-	CodeInvalidDigestHeader = "INVALID_DIGEST_HEADER"
-	CodeInvalidJSON         = "INVALID_JSON"
-	CodeBodyTooLarge        = "BODY_TOO_LARGE"
-	CodeIncompleteBody      = "INCOMPLETE_BODY"
-	CodeDigestMismatch      = "DIGEST_MISMATCH"
-	CodeUnauthenticated     = "UNAUTHENTICATED"
-	CodeForbidden           = "FORBIDDEN"
-	CodeNotFound            = "NOT_FOUND"
-	CodeMethodNotAllowed    = "METHOD_NOT_ALLOWED"
-	CodeProductNotFound     = "PRODUCT_NOT_FOUND"
-	CodeReleaseNotFound     = "RELEASE_NOT_FOUND"
-	CodeArtifactNotFound    = "ARTIFACT_NOT_FOUND"
-	CodeTokenNotFound       = "TOKEN_NOT_FOUND"
-	CodeProductExists       = "PRODUCT_EXISTS"
-	CodeReleaseExists       = "RELEASE_EXISTS"
-	CodeArtifactExists      = "ARTIFACT_EXISTS"
-	CodeReleaseSealed       = "RELEASE_SEALED"
-	CodeUploadInProgress    = "UPLOAD_IN_PROGRESS"
-	CodeInvalidState        = "INVALID_STATE"
-	CodeTypeNotAllowed      = "TYPE_NOT_ALLOWED"
-	CodeEmptyRelease        = "EMPTY_RELEASE"
-	CodeArtifactTooLarge    = "ARTIFACT_TOO_LARGE"
-	CodeRangeNotSatisfiable = "RANGE_NOT_SATISFIABLE"
-	CodeStorageUnavailable  = "STORAGE_UNAVAILABLE"
-	CodeStorageFull         = "STORAGE_FULL"
-	CodeTooManyUploads      = "TOO_MANY_UPLOADS"
-	CodeJournalBroken       = "JOURNAL_BROKEN"
-	CodeManifestNotFound    = "MANIFEST_NOT_FOUND"
-	CodeIntegrity           = "INTEGRITY_ERROR"
-	CodeFourEyes            = "FOUR_EYES"
-	CodeAlreadyApproved     = "ALREADY_APPROVED"
-	CodeChangeIDRequired    = "CHANGE_ID_REQUIRED"
-	CodePrerelease          = "PRERELEASE_NOT_RELEASABLE"
-	CodeReasonRequired      = "REASON_REQUIRED"
-	CodeNoMatch             = "NO_MATCH"
-	CodeWebhookNotFound     = "WEBHOOK_NOT_FOUND"
-	CodeBaselineNotFound    = "BASELINE_NOT_FOUND"
-	CodeBaselineExists      = "BASELINE_EXISTS"
-	CodeMemberNotReleased   = "MEMBER_NOT_RELEASED"
-	CodeEmptyBaseline       = "EMPTY_BASELINE"
-	CodeEnvironmentNotFound = "ENVIRONMENT_NOT_FOUND"
-	CodeNotImplemented      = "NOT_IMPLEMENTED"
-	CodeInternal            = "INTERNAL"
-	CodeReleaseProtected    = "RELEASE_PROTECTED"
+	CodeInvalidInput        = wire.CodeInvalidInput
+	CodeInvalidVersion      = wire.CodeInvalidVersion
+	CodeInvalidName         = wire.CodeInvalidName
+	CodeInvalidDigestHeader = wire.CodeInvalidDigestHeader
+	CodeInvalidJSON         = wire.CodeInvalidJSON
+	CodeBodyTooLarge        = wire.CodeBodyTooLarge
+	CodeIncompleteBody      = wire.CodeIncompleteBody
+	CodeDigestMismatch      = wire.CodeDigestMismatch
+	CodeUnauthenticated     = wire.CodeUnauthenticated
+	CodeForbidden           = wire.CodeForbidden
+	CodeNotFound            = wire.CodeNotFound
+	CodeMethodNotAllowed    = wire.CodeMethodNotAllowed
+	CodeProductNotFound     = wire.CodeProductNotFound
+	CodeReleaseNotFound     = wire.CodeReleaseNotFound
+	CodeArtifactNotFound    = wire.CodeArtifactNotFound
+	CodeTokenNotFound       = wire.CodeTokenNotFound
+	CodeProductExists       = wire.CodeProductExists
+	CodeReleaseExists       = wire.CodeReleaseExists
+	CodeArtifactExists      = wire.CodeArtifactExists
+	CodeReleaseSealed       = wire.CodeReleaseSealed
+	CodeUploadInProgress    = wire.CodeUploadInProgress
+	CodeInvalidState        = wire.CodeInvalidState
+	CodeTypeNotAllowed      = wire.CodeTypeNotAllowed
+	CodeEmptyRelease        = wire.CodeEmptyRelease
+	CodeArtifactTooLarge    = wire.CodeArtifactTooLarge
+	CodeRangeNotSatisfiable = wire.CodeRangeNotSatisfiable
+	CodeStorageUnavailable  = wire.CodeStorageUnavailable
+	CodeStorageFull         = wire.CodeStorageFull
+	CodeTooManyUploads      = wire.CodeTooManyUploads
+	CodeJournalBroken       = wire.CodeJournalBroken
+	CodeManifestNotFound    = wire.CodeManifestNotFound
+	CodeIntegrity           = wire.CodeIntegrity
+	CodeFourEyes            = wire.CodeFourEyes
+	CodeAlreadyApproved     = wire.CodeAlreadyApproved
+	CodeChangeIDRequired    = wire.CodeChangeIDRequired
+	CodePrerelease          = wire.CodePrerelease
+	CodeReasonRequired      = wire.CodeReasonRequired
+	CodeNoMatch             = wire.CodeNoMatch
+	CodeWebhookNotFound     = wire.CodeWebhookNotFound
+	CodeBaselineNotFound    = wire.CodeBaselineNotFound
+	CodeBaselineExists      = wire.CodeBaselineExists
+	CodeMemberNotReleased   = wire.CodeMemberNotReleased
+	CodeEmptyBaseline       = wire.CodeEmptyBaseline
+	CodeEnvironmentNotFound = wire.CodeEnvironmentNotFound
+	CodeNotImplemented      = wire.CodeNotImplemented
+	CodeInternal            = wire.CodeInternal
+	CodeReleaseProtected    = wire.CodeReleaseProtected
 
-	CodeInvalidAttestation    = "INVALID_ATTESTATION"
-	CodeAttestationUnverified = "ATTESTATION_UNVERIFIED"
-	CodeNoAttestationKeys     = "NO_ATTESTATION_KEYS"
-	CodeSubjectMismatch       = "SUBJECT_MISMATCH"
-	CodeEvidenceMissing       = "EVIDENCE_MISSING"
-	CodeAttestationNotFound   = "ATTESTATION_NOT_FOUND"
+	CodeInvalidAttestation    = wire.CodeInvalidAttestation
+	CodeAttestationUnverified = wire.CodeAttestationUnverified
+	CodeNoAttestationKeys     = wire.CodeNoAttestationKeys
+	CodeSubjectMismatch       = wire.CodeSubjectMismatch
+	CodeEvidenceMissing       = wire.CodeEvidenceMissing
+	CodeAttestationNotFound   = wire.CodeAttestationNotFound
 	// Trusted publishing and token lifetimes (DESIGN §11).
-	CodeTokenExpired          = "TOKEN_EXPIRED"
-	CodeNoTrustedPublisher    = "NO_TRUSTED_PUBLISHER"
-	CodePublisherNotFound     = "PUBLISHER_NOT_FOUND"
-	CodeOIDCTokenInvalid      = "OIDC_TOKEN_INVALID"
-	CodeOIDCTokenReplayed     = "OIDC_TOKEN_REPLAYED"
-	CodeOIDCIssuerUntrusted   = "OIDC_ISSUER_NOT_TRUSTED"
-	CodeOIDCIssuerUnavailable = "OIDC_ISSUER_UNAVAILABLE"
-	CodeStatementNotFound     = "STATEMENT_NOT_FOUND"
+	CodeTokenExpired          = wire.CodeTokenExpired
+	CodeNoTrustedPublisher    = wire.CodeNoTrustedPublisher
+	CodePublisherNotFound     = wire.CodePublisherNotFound
+	CodeOIDCTokenInvalid      = wire.CodeOIDCTokenInvalid
+	CodeOIDCTokenReplayed     = wire.CodeOIDCTokenReplayed
+	CodeOIDCIssuerUntrusted   = wire.CodeOIDCIssuerUntrusted
+	CodeOIDCIssuerUnavailable = wire.CodeOIDCIssuerUnavailable
+	CodeStatementNotFound     = wire.CodeStatementNotFound
 	// CodeWebhookTargetForbidden: the webhook URL is (or resolves to) a
 	// loopback, private, link-local or unique-local address.
-	CodeWebhookTargetForbidden = "WEBHOOK_TARGET_FORBIDDEN"
+	CodeWebhookTargetForbidden = wire.CodeWebhookTargetForbidden
 	// CodeRequestTimeout: the request body stalled for --body-idle-timeout.
-	CodeRequestTimeout = "REQUEST_TIMEOUT"
+	CodeRequestTimeout = wire.CodeRequestTimeout
 )
 
 // errorTable maps domain and storage errors (errors.Is) to status and code.
@@ -133,8 +133,8 @@ var errorTable = []struct {
 	{storage.ErrNoSpace, http.StatusInsufficientStorage, CodeStorageFull},
 	{library.ErrIndexFull, http.StatusInsufficientStorage, CodeStorageFull},
 	{storage.ErrUnavailable, http.StatusServiceUnavailable, CodeStorageUnavailable},
-	{journal.ErrWebhookNotFound, http.StatusNotFound, CodeWebhookNotFound},
-	{journal.ErrBroken, http.StatusInternalServerError, CodeJournalBroken},
+	{library.ErrWebhookNotFound, http.StatusNotFound, CodeWebhookNotFound},
+	{library.ErrJournalBroken, http.StatusInternalServerError, CodeJournalBroken},
 	{library.ErrReleaseProtected, http.StatusConflict, CodeReleaseProtected},
 
 	{library.ErrInvalidAttestation, http.StatusBadRequest, CodeInvalidAttestation},
@@ -147,24 +147,19 @@ var errorTable = []struct {
 	{library.ErrNoTrustedPublisher, http.StatusForbidden, CodeNoTrustedPublisher},
 	{library.ErrPublisherNotFound, http.StatusNotFound, CodePublisherNotFound},
 	{library.ErrTokenReplayed, http.StatusUnauthorized, CodeOIDCTokenReplayed},
-	{oidc.ErrInvalidToken, http.StatusUnauthorized, CodeOIDCTokenInvalid},
-	{oidc.ErrUntrustedIssuer, http.StatusUnauthorized, CodeOIDCIssuerUntrusted},
-	{oidc.ErrIssuerUnavailable, http.StatusServiceUnavailable, CodeOIDCIssuerUnavailable},
+	{library.ErrOIDCTokenInvalid, http.StatusUnauthorized, CodeOIDCTokenInvalid},
+	{library.ErrOIDCIssuerUntrusted, http.StatusUnauthorized, CodeOIDCIssuerUntrusted},
+	{library.ErrOIDCIssuerUnavailable, http.StatusServiceUnavailable, CodeOIDCIssuerUnavailable},
 	{storage.ErrNotFound, http.StatusNotFound, CodeArtifactNotFound},
-	{journal.ErrTargetForbidden, http.StatusBadRequest, CodeWebhookTargetForbidden},
+	{library.ErrWebhookTargetForbidden, http.StatusBadRequest, CodeWebhookTargetForbidden},
+	{library.ErrNoStatement, http.StatusNotFound, CodeStatementNotFound},
 }
 
 // ErrorBody is the error envelope: {"error": {"code", "message", "details"}}.
-type ErrorBody struct {
-	Error ErrorInfo `json:"error"`
-}
+type ErrorBody = wire.ErrorBody
 
 // ErrorInfo is the content of the envelope.
-type ErrorInfo struct {
-	Code    string         `json:"code"`
-	Message string         `json:"message"`
-	Details map[string]any `json:"details,omitempty"`
-}
+type ErrorInfo = wire.ErrorInfo
 
 // writeError is the one place an error becomes a response.
 func writeError(c *gin.Context, status int, code, msg string, details map[string]any) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/reliquary/reliquary/api"
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
@@ -71,8 +72,9 @@ func FuzzJSONBodies(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// Decoding into every request type never panics.
-		for _, v := range []any{&library.ReleaseInput{}, &library.ProductInput{}, &library.TokenInput{}, &library.PolicyInput{},
-			&library.PromoteInput{}, &library.WithdrawInput{}, &api.CommentInput{}, &api.WebhookInput{}, &library.RolloutInput{}} {
+		for _, v := range []any{&wire.ReleaseInput{}, &wire.ProductInput{}, &library.TokenInput{}, &wire.PolicyInput{},
+			&wire.PromoteInput{}, &wire.WithdrawInput{}, &api.CommentInput{}, &api.WebhookInput{}, &wire.RolloutInput{},
+			&wire.BaselineInput{}, &wire.DeploymentInput{}, &wire.PublisherInput{}, &wire.OIDCExchangeRequest{}} {
 			if err := api.DecodeStrict(bytes.NewReader(b), v); err == nil && len(bytes.TrimSpace(b)) > 0 && bytes.TrimSpace(b)[0] != '{' {
 				t.Fatalf("%q decoded into %T", b, v)
 			}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
@@ -18,51 +19,40 @@ func (s *Server) approve(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, r)
+	c.JSON(http.StatusOK, wireRelease(r))
 }
 
 func (s *Server) promote(c *gin.Context) {
-	var in library.PromoteInput
+	var in wire.PromoteInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	r, err := s.lib.Promote(c, principal(c), c.Param("product"), c.Param("version"), in)
+	r, err := s.lib.Promote(c, principal(c), c.Param("product"), c.Param("version"), libPromoteInput(in))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, r)
+	c.JSON(http.StatusOK, wireRelease(r))
 }
 
 func (s *Server) withdraw(c *gin.Context) {
-	var in library.WithdrawInput
+	var in wire.WithdrawInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	r, err := s.lib.Withdraw(c, principal(c), c.Param("product"), c.Param("version"), in)
+	r, err := s.lib.Withdraw(c, principal(c), c.Param("product"), c.Param("version"), libWithdrawInput(in))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, r)
+	c.JSON(http.StatusOK, wireRelease(r))
 }
 
 // ResolvedArtifact is a matching artifact with where to download it.
-type ResolvedArtifact struct {
-	library.Artifact
-	DownloadURL  string `json:"download_url"`
-	SignatureURL string `json:"signature_url"`
-}
+type ResolvedArtifact = wire.ResolvedArtifact
 
 // Resolution is the answer of GET /products/{p}/resolve.
-type Resolution struct {
-	Release     *library.Release   `json:"release"`
-	Artifacts   []ResolvedArtifact `json:"artifacts"`
-	ManifestURL string             `json:"manifest_url"`
-	// Required: the release's rollout deadline (required_after) has passed
-	// and the target runs an older version (DESIGN.md §14).
-	Required bool `json:"required"`
-}
+type Resolution = wire.Resolution
 
 func (s *Server) resolve(c *gin.Context) {
 	current := c.Query("current")
@@ -80,9 +70,9 @@ func (s *Server) resolve(c *gin.Context) {
 		return
 	}
 	base := APIPrefix + "/products/" + res.Release.Product + "/releases/" + res.Release.Version
-	out := Resolution{Release: res.Release, ManifestURL: base + "/manifest", Artifacts: []ResolvedArtifact{}, Required: res.Required}
+	out := Resolution{Release: wireRelease(res.Release), ManifestURL: base + "/manifest", Artifacts: []ResolvedArtifact{}, Required: res.Required}
 	for _, a := range res.Artifacts {
-		out.Artifacts = append(out.Artifacts, ResolvedArtifact{Artifact: a,
+		out.Artifacts = append(out.Artifacts, ResolvedArtifact{Artifact: wireArtifact(&a),
 			DownloadURL: base + "/artifacts/" + a.Name, SignatureURL: base + "/artifacts/" + a.Name + "/signature"})
 	}
 	c.JSON(http.StatusOK, out)

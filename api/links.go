@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
@@ -39,10 +40,7 @@ const (
 )
 
 // ArtifactLink is the answer of GET …/artifacts/{name}/link.
-type ArtifactLink struct {
-	URL       string    `json:"url"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
+type ArtifactLink = wire.ArtifactLink
 
 type ticketClaims struct {
 	Product  string `json:"p"`

@@ -2,22 +2,19 @@ package api
 
 import (
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/reliquary/reliquary/internal/transparency"
+	"github.com/reliquary/reliquary/api/wire"
 )
 
 // The signed log and release statements (DESIGN §12).
 
 // Proof is the answer of the proof endpoints: the proof's node hashes,
 // base64, in RFC 6962 order.
-type Proof struct {
-	Hashes []string `json:"hashes"`
-}
+type Proof = wire.Proof
 
 // logParam reads a required unsigned query parameter.
 func logParam(c *gin.Context, name string) (uint64, bool) {
@@ -31,8 +28,8 @@ func logParam(c *gin.Context, name string) (uint64, bool) {
 }
 
 func (s *Server) logReady(c *gin.Context) bool {
-	if s.tlog == nil {
-		writeError(c, http.StatusNotImplemented, CodeNotImplemented, "this server keeps no signed log", nil)
+	if err := s.lib.SignedLogReady(); err != nil {
+		fail(c, err)
 		return false
 	}
 	return true
@@ -40,25 +37,12 @@ func (s *Server) logReady(c *gin.Context) bool {
 
 // logCheckpoint serves a signed checkpoint of the log (C2SP tlog-checkpoint).
 func (s *Server) logCheckpoint(c *gin.Context) {
-	if !s.logReady(c) {
-		return
-	}
-	cp, err := s.tlog.Checkpoint(c, 0)
+	note, err := s.lib.LogCheckpoint(c)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.Data(http.StatusOK, "text/plain; charset=utf-8", cp.Note)
-}
-
-// logSize is the tree size the proofs may use.
-func (s *Server) logSize(c *gin.Context) (uint64, bool) {
-	size, _, err := s.tlog.Tree.LogHead()
-	if err != nil {
-		fail(c, err)
-		return 0, false
-	}
-	return size, true
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", note)
 }
 
 func writeProof(c *gin.Context, hashes [][]byte) {
@@ -82,16 +66,7 @@ func (s *Server) logInclusion(c *gin.Context) {
 	if !ok {
 		return
 	}
-	have, ok := s.logSize(c)
-	if !ok {
-		return
-	}
-	if seq == 0 || seq > size || size > have {
-		writeError(c, http.StatusBadRequest, CodeInvalidInput, "an inclusion proof needs 1 ≤ seq ≤ size ≤ the log's size",
-			map[string]any{"seq": seq, "size": size, "log_size": have})
-		return
-	}
-	hashes, err := s.tlog.Tree.InclusionProof(seq-1, size)
+	hashes, err := s.lib.InclusionProof(c, seq, size)
 	if err != nil {
 		fail(c, err)
 		return
@@ -113,16 +88,7 @@ func (s *Server) logConsistency(c *gin.Context) {
 	if !ok {
 		return
 	}
-	have, ok := s.logSize(c)
-	if !ok {
-		return
-	}
-	if from > to || to > have {
-		writeError(c, http.StatusBadRequest, CodeInvalidInput, "a consistency proof needs from ≤ to ≤ the log's size",
-			map[string]any{"from": from, "to": to, "log_size": have})
-		return
-	}
-	hashes, err := s.tlog.Tree.ConsistencyProof(from, to)
+	hashes, err := s.lib.ConsistencyProof(c, from, to)
 	if err != nil {
 		fail(c, err)
 		return
@@ -133,19 +99,7 @@ func (s *Server) logConsistency(c *gin.Context) {
 // releaseStatement serves the release's latest statement: a DSSE envelope
 // of an in-toto Statement v1 (predicate https://reliquary.dev/release/v1).
 func (s *Server) releaseStatement(c *gin.Context) {
-	if !s.logReady(c) {
-		return
-	}
-	product, version := c.Param("product"), c.Param("version")
-	if _, err := s.lib.Release(c, product, version); err != nil {
-		fail(c, err)
-		return
-	}
-	env, err := s.tlog.Statement(c, product, version)
-	if errors.Is(err, transparency.ErrNoStatement) {
-		writeError(c, http.StatusNotFound, CodeStatementNotFound, product+"@"+version+" has no release statement: it was never approved", nil)
-		return
-	}
+	env, err := s.lib.ReleaseStatement(c, c.Param("product"), c.Param("version"))
 	if err != nil {
 		fail(c, err)
 		return

@@ -4,38 +4,23 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
-	"github.com/reliquary/reliquary/internal/oidc"
 )
 
 // MaxOIDCBody bounds the body of POST /auth/oidc: an ID token and its
 // JSON envelope.
-const MaxOIDCBody = oidc.MaxTokenBytes + 1024
+const MaxOIDCBody = library.MaxOIDCTokenBytes + 1024
 
 // OIDCExchangeRequest is the body of POST /auth/oidc.
-type OIDCExchangeRequest struct {
-	Token string `json:"token"`
-	// Product, when set, chooses among several products that trust the
-	// same workflow.
-	Product string `json:"product,omitempty"`
-}
+type OIDCExchangeRequest = wire.OIDCExchangeRequest
 
 // OIDCExchangeResponse is the answer of POST /auth/oidc: a token scoped
 // to one product, shown once.
-type OIDCExchangeResponse struct {
-	Token     string    `json:"token"`
-	ExpiresAt time.Time `json:"expires_at"`
-	Product   string    `json:"product"`
-	Role      string    `json:"role"`
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Publisher string    `json:"publisher"`
-	Versions  string    `json:"versions,omitempty"`
-}
+type OIDCExchangeResponse = wire.OIDCExchange
 
 // exchangeOIDC trades a CI job's OIDC ID token for a short-lived token on
 // the product whose trusted publisher accepts it (DESIGN §11). No bearer:
@@ -44,14 +29,14 @@ func (s *Server) exchangeOIDC(c *gin.Context) {
 	if c.Request.ContentLength > MaxOIDCBody {
 		c.Header("Connection", "close") // the refused body is not read
 		writeError(c, http.StatusRequestEntityTooLarge, CodeBodyTooLarge,
-			fmt.Sprintf("body larger than %d bytes: an ID token is at most %d", MaxOIDCBody, oidc.MaxTokenBytes), map[string]any{"limit": MaxOIDCBody})
+			fmt.Sprintf("body larger than %d bytes: an ID token is at most %d", MaxOIDCBody, library.MaxOIDCTokenBytes), map[string]any{"limit": MaxOIDCBody})
 		return
 	}
 	var in OIDCExchangeRequest
 	if err := DecodeStrict(http.MaxBytesReader(c.Writer, c.Request.Body, MaxOIDCBody), &in); err != nil {
 		if isTooBig(err) {
 			writeError(c, http.StatusRequestEntityTooLarge, CodeBodyTooLarge,
-				fmt.Sprintf("body larger than %d bytes: an ID token is at most %d", MaxOIDCBody, oidc.MaxTokenBytes), map[string]any{"limit": MaxOIDCBody})
+				fmt.Sprintf("body larger than %d bytes: an ID token is at most %d", MaxOIDCBody, library.MaxOIDCTokenBytes), map[string]any{"limit": MaxOIDCBody})
 			return
 		}
 		writeError(c, http.StatusBadRequest, CodeInvalidJSON, err.Error(), nil)
@@ -61,24 +46,14 @@ func (s *Server) exchangeOIDC(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, CodeInvalidInput, "token is required: the CI job's OIDC ID token", map[string]any{"field": "token"})
 		return
 	}
-	if s.oidc == nil || len(s.oidc.Issuers()) == 0 {
-		writeError(c, http.StatusUnauthorized, CodeOIDCIssuerUntrusted, "this server trusts no OIDC issuer (see --oidc-issuer)", nil)
-		return
-	}
-	id, err := s.oidc.Verify(c.Request.Context(), in.Token)
-	if errors.Is(err, oidc.ErrIssuerUnavailable) {
+	ex, err := s.lib.VerifyOIDC(c.Request.Context(), in.Token, in.Product)
+	if errors.Is(err, library.ErrOIDCIssuerUnavailable) {
 		// The cause (an address, a network error) is for the log, not for
 		// an anonymous caller.
 		s.log.Warn("oidc issuer unavailable", "request_id", requestID(c), "err", err)
 		writeError(c, http.StatusServiceUnavailable, CodeOIDCIssuerUnavailable, "the ID token's issuer could not be reached; retry later", nil)
 		return
 	}
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	ex, err := s.lib.ExchangeOIDC(c, library.OIDCIdentity{Issuer: id.Issuer, Subject: id.Subject, Audience: id.Audience,
-		JTI: id.JTI, Expiry: id.Expiry, Claims: id.Claims}, in.Product)
 	if err != nil {
 		fail(c, err)
 		return

@@ -7,7 +7,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
@@ -21,67 +20,27 @@ import (
 const MaxPageBytes = library.MaxPageBytes
 
 // chunkBytes is how much of a page is gathered before it is written.
-const chunkBytes = 256 << 10
+const chunkBytes = library.ChunkBytes
 
-// maxEventScan bounds how many journal events one request looks at.
-const maxEventScan = maxEventPage
-
-// eventCursor is the progress of one page of events.
-type eventCursor struct {
-	next                  uint64 // the last seq looked at
-	limit                 int
-	count, scanned, bytes int
-	done                  bool // the page is complete (limit, scan or size bound)
-}
-
-// eventChunk gathers the page's next events that pick keeps (pick returns
-// the event to serve, or nil to skip it), up to chunkBytes, in one read
-// transaction. end reports that it reached the end of the journal.
-func (s *Server) eventChunk(ec *eventCursor, pick func(*journal.Event) *journal.Event) (evs []*journal.Event, end bool, err error) {
-	chunk := 0
-	end = true
-	err = s.journal.ScanEvents(ec.next, func(e *journal.Event, _ int) bool {
-		if ec.count >= ec.limit || ec.scanned >= maxEventScan {
-			ec.done, end = true, false
-			return false
-		}
-		out := pick(e)
-		if out == nil {
-			ec.scanned++
-			ec.next = e.Seq
-			return true
-		}
-		n := len(out.Data) + 256
-		if ec.count > 0 && ec.bytes+n > MaxPageBytes {
-			ec.done, end = true, false
-			return false
-		}
-		if len(evs) > 0 && chunk+n > chunkBytes {
-			end = false // the page goes on in the next chunk
-			return false
-		}
-		ec.scanned++
-		ec.next = e.Seq
-		ec.count++
-		ec.bytes += n
-		chunk += n
-		evs = append(evs, out)
-		return true
-	})
-	return evs, end, err
-}
-
-// writeEventPage writes a page whose first chunk is evs, reading and
-// writing the following chunks one at a time.
-func (s *Server) writeEventPage(c *gin.Context, ec *eventCursor, evs []*journal.Event, end bool, pick func(*journal.Event) *journal.Event) {
+// writeEventPage writes a page of events, reading and writing its chunks
+// one at a time (the cursor holds the first).
+func (s *Server) writeEventPage(c *gin.Context, cur *library.EventCursor) {
 	c.Header("Content-Type", "application/json; charset=utf-8")
 	c.Status(http.StatusOK)
 	w := c.Writer
 	_, _ = w.WriteString(`{"events":[`)
 	first := true
 	for {
+		evs, err := cur.Next()
+		if err != nil {
+			s.log.Warn("event page cut short", "after", cur.NextAfter(), "err", err)
+			panic(http.ErrAbortHandler)
+		}
+		if len(evs) == 0 {
+			break
+		}
 		for i, e := range evs {
-			b, err := json.Marshal(e)
+			b, err := json.Marshal(wireEvent(e))
 			if err != nil {
 				s.log.Error("encode event", "seq", e.Seq, "err", err)
 				panic(http.ErrAbortHandler) // the status is out: cut the response
@@ -95,14 +54,6 @@ func (s *Server) writeEventPage(c *gin.Context, ec *eventCursor, evs []*journal.
 			}
 			evs[i] = nil
 		}
-		if end || ec.done {
-			break
-		}
-		var err error
-		if evs, end, err = s.eventChunk(ec, pick); err != nil {
-			s.log.Warn("event page cut short", "after", ec.next, "err", err)
-			panic(http.ErrAbortHandler)
-		}
 	}
-	_, _ = w.WriteString(`],"next_after":` + strconv.FormatUint(ec.next, 10) + "}")
+	_, _ = w.WriteString(`],"next_after":` + strconv.FormatUint(cur.NextAfter(), 10) + "}")
 }

@@ -5,11 +5,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/reliquary/reliquary/internal/library"
+	"github.com/reliquary/reliquary/api/wire"
 )
 
 func (s *Server) createProduct(c *gin.Context) {
-	var in library.ProductInput
+	var in wire.ProductInput
 	if !decodeJSON(c, &in) {
 		return
 	}
@@ -18,19 +18,17 @@ func (s *Server) createProduct(c *gin.Context) {
 		writeError(c, http.StatusForbidden, CodeForbidden, "this token is not scoped to product "+in.Name, map[string]any{"product": in.Name})
 		return
 	}
-	p, err := s.lib.CreateProduct(c, pr, in)
+	p, err := s.lib.CreateProduct(c, pr, libProductInput(in))
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	c.Header("Location", APIPrefix+"/products/"+p.Name)
-	c.JSON(http.StatusCreated, p)
+	c.JSON(http.StatusCreated, wireProduct(p))
 }
 
 // ProductList is the answer of GET /products.
-type ProductList struct {
-	Products []*library.Product `json:"products"`
-}
+type ProductList = wire.ProductList
 
 func (s *Server) listProducts(c *gin.Context) {
 	list, err := s.lib.Products(c, principal(c))
@@ -38,7 +36,11 @@ func (s *Server) listProducts(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, ProductList{Products: nonNil(list)})
+	out := ProductList{Products: make([]wire.Product, 0, len(list))}
+	for _, p := range list {
+		out.Products = append(out.Products, wireProduct(p))
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) getProduct(c *gin.Context) {
@@ -47,20 +49,20 @@ func (s *Server) getProduct(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, p)
+	c.JSON(http.StatusOK, wireProduct(p))
 }
 
 func (s *Server) setPolicy(c *gin.Context) {
-	var in library.PolicyInput
+	var in wire.PolicyInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	p, err := s.lib.SetPolicy(c, principal(c), c.Param("product"), in)
+	p, err := s.lib.SetPolicy(c, principal(c), c.Param("product"), libPolicyInput(in))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, p)
+	c.JSON(http.StatusOK, wireProduct(p))
 }
 
 func nonNil[T any](s []T) []T {

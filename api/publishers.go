@@ -5,25 +5,24 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
 // PublisherView is a trusted publisher as the API shows it (its role by name).
-type PublisherView = library.TrustedPublisher
+type PublisherView = wire.Publisher
 
-func publisherView(p *library.TrustedPublisher) PublisherView { return *p }
+func publisherView(p *library.TrustedPublisher) PublisherView { return wirePublisher(p) }
 
 // PublisherList is the answer of GET /products/{p}/publishers.
-type PublisherList struct {
-	Publishers []PublisherView `json:"publishers"`
-}
+type PublisherList = wire.PublisherList
 
 func (s *Server) createPublisher(c *gin.Context) {
-	var in library.PublisherInput
+	var in wire.PublisherInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	p, err := s.lib.CreatePublisher(c, principal(c), c.Param("product"), in)
+	p, err := s.lib.CreatePublisher(c, principal(c), c.Param("product"), libPublisherInput(in))
 	if err != nil {
 		fail(c, err)
 		return

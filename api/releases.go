@@ -6,28 +6,26 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
 func (s *Server) createRelease(c *gin.Context) {
-	var in library.ReleaseInput
+	var in wire.ReleaseInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	r, err := s.lib.CreateRelease(c, principal(c), c.Param("product"), in)
+	r, err := s.lib.CreateRelease(c, principal(c), c.Param("product"), libReleaseInput(in))
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	c.Header("Location", APIPrefix+"/products/"+r.Product+"/releases/"+r.Version)
-	c.JSON(http.StatusCreated, r)
+	c.JSON(http.StatusCreated, wireRelease(r))
 }
 
 // ReleaseList is a page of GET /products/{p}/releases.
-type ReleaseList struct {
-	Releases   []*library.Release `json:"releases"`
-	NextCursor string             `json:"next_cursor,omitempty"`
-}
+type ReleaseList = wire.ReleasePage
 
 func (s *Server) listReleases(c *gin.Context) {
 	limit, ok := queryInt(c, "limit", 100, library.MaxPage)
@@ -58,7 +56,7 @@ func (s *Server) listReleases(c *gin.Context) {
 	for {
 		for _, r := range list {
 			r.Artifacts = nil // listings stay small; GET the release for its artifacts
-			b, err := json.Marshal(r)
+			b, err := json.Marshal(wireRelease(r))
 			if err != nil {
 				panic(http.ErrAbortHandler)
 			}
@@ -94,5 +92,5 @@ func (s *Server) getRelease(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, r)
+	c.JSON(http.StatusOK, wireRelease(r))
 }

@@ -15,7 +15,7 @@ func (s *Server) deleteRelease(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, d)
+	c.JSON(http.StatusOK, wireDeletedRelease(d))
 }
 
 // runRetention applies the retention policies now; ?dry_run=true only
@@ -30,7 +30,7 @@ func (s *Server) runRetention(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, rep)
+	c.JSON(http.StatusOK, wireRetentionReport(rep))
 }
 
 // boolQuery reads an optional true/false query parameter (1/0 too),

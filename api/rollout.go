@@ -5,7 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/reliquary/reliquary/internal/library"
+	"github.com/reliquary/reliquary/api/wire"
 )
 
 // Rollout: pilots, canaries and deadlines (DESIGN.md §14).
@@ -16,18 +16,18 @@ func (s *Server) getRollout(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, v)
+	c.JSON(http.StatusOK, wireRolloutView(v))
 }
 
 func (s *Server) setRollout(c *gin.Context) {
-	var in library.RolloutInput
+	var in wire.RolloutInput
 	if !decodeJSON(c, &in) {
 		return
 	}
-	v, err := s.lib.SetRollout(c, principal(c), c.Param("product"), c.Param("version"), in)
+	v, err := s.lib.SetRollout(c, principal(c), c.Param("product"), c.Param("version"), libRolloutInput(in))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, v)
+	c.JSON(http.StatusOK, wireRolloutView(v))
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
@@ -22,22 +21,7 @@ func requireUnscoped(c *gin.Context, why string) bool {
 	return true
 }
 
-// viewer is the caller's view of the journal.
-func viewer(pr library.Principal) journal.Viewer {
-	return journal.Viewer{Admin: pr.Role >= library.RoleAdmin, Products: pr.Products}
-}
-
 // baselineInScope reports whether every member product is in the scope.
 func baselineInScope(pr library.Principal, products []string) bool {
 	return !slices.ContainsFunc(products, func(p string) bool { return !pr.CanAccess(p) })
-}
-
-// hookVisible reports whether the caller may see and delete a webhook: an
-// unscoped admin every one; a scoped admin only the hooks it registered
-// itself (same name, a scope within its own).
-func hookVisible(pr library.Principal, w *journal.Webhook) bool {
-	if len(pr.Products) == 0 {
-		return true
-	}
-	return w.CreatedBy == pr.Name && len(w.Products) > 0 && baselineInScope(pr, w.Products)
 }

@@ -19,12 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
-	"github.com/reliquary/reliquary/internal/oidc"
-	"github.com/reliquary/reliquary/internal/signing"
-	"github.com/reliquary/reliquary/internal/transparency"
-	"github.com/reliquary/reliquary/storage"
 )
 
 // Downloads modes.
@@ -33,23 +28,11 @@ const (
 	DownloadsRedirect = "redirect"
 )
 
-// Pinger reports whether a dependency is reachable (readiness).
-type Pinger interface{ Ping() error }
-
 // Config wires the HTTP server.
 type Config struct {
-	Library      *library.Service
-	Index        Pinger
-	Store        storage.BlobStore
-	PublicKeyPEM []byte
-	// Journal serves the feed, audit, webhooks and backups.
-	Journal JournalIndex
-	// Notifier wakes long polls when events commit.
-	Notifier *journal.Notifier
-	// Bundler makes Sigstore bundles of artifact signatures.
-	Bundler Bundler
-	// Keyring lists every verification key (current and retired).
-	Keyring       *signing.Keyring
+	// Library is the domain: everything the handlers do goes through it.
+	Library       *library.Service
+	PublicKeyPEM  []byte
 	AnonymousRead bool
 	Downloads     string        // proxy (default) or redirect
 	PresignExpiry time.Duration // default 5 minutes
@@ -57,19 +40,6 @@ type Config struct {
 	// (0: DefaultMaxUploadsPerToken; negative: no limit).
 	MaxUploadsPerToken int
 	Logger             *slog.Logger
-	// OIDC verifies ID tokens for trusted publishing (nil: none trusted).
-	OIDC *oidc.Verifier
-	// UISessionTTL is how long a web UI session lives unused (default 8h).
-	UISessionTTL time.Duration
-	// Log is the signed log: checkpoints, proofs and release statements
-	// (DESIGN §12); nil answers 501 on those routes.
-	Log *transparency.Log
-	// JournalCheck, when set, is a readiness check of the journal (a
-	// foreign journal in the bucket makes it fail, naming the fix).
-	JournalCheck func() error
-	// WebhookAllowPrivate accepts webhook URLs on loopback, private and
-	// link-local addresses (--webhook-allow-private).
-	WebhookAllowPrivate bool
 	// BodyIdleTimeout cuts off a request body that sends nothing for this
 	// long (--body-idle-timeout; 0: DefaultBodyIdleTimeout; <0: never).
 	BodyIdleTimeout time.Duration
@@ -84,13 +54,7 @@ type Config struct {
 // Server holds the handlers' dependencies.
 type Server struct {
 	lib      *library.Service
-	index    Pinger
-	store    storage.BlobStore
 	pubKey   []byte
-	keyring  *signing.Keyring
-	bundler  Bundler
-	journal  JournalIndex
-	notifier *journal.Notifier
 	anonRead bool
 	redirect bool
 	expiry   time.Duration
@@ -102,14 +66,11 @@ type Server struct {
 	bytesIn  prometheus.Counter
 	bytesOut prometheus.Counter
 	uploads  *uploadLimiter
-	oidc     *oidc.Verifier
 
-	uiSessionTTL time.Duration
-	tlog         *transparency.Log
-	journalCheck func() error
+	// ui is the web UI's handler (SetUI), mounted at UIPrefix.
+	ui http.Handler
 
-	hookAllowPrivate bool
-	bodyIdle         time.Duration
+	bodyIdle time.Duration
 	// Download links and redirect exceptions (links.go, artifacts.go).
 	linkSecret    []byte
 	forwardsAuthn []string
@@ -117,18 +78,12 @@ type Server struct {
 
 // New builds the server and its metrics.
 func New(cfg Config) *Server {
-	s := &Server{lib: cfg.Library, index: cfg.Index, store: cfg.Store, pubKey: cfg.PublicKeyPEM, keyring: cfg.Keyring, bundler: cfg.Bundler,
-		journal: cfg.Journal, notifier: cfg.Notifier,
+	s := &Server{lib: cfg.Library, pubKey: cfg.PublicKeyPEM,
 		anonRead: cfg.AnonymousRead, redirect: cfg.Downloads == DownloadsRedirect,
-		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken), oidc: cfg.OIDC,
-		uiSessionTTL: cfg.UISessionTTL, hookAllowPrivate: cfg.WebhookAllowPrivate, bodyIdle: cfg.BodyIdleTimeout}
-	s.tlog = cfg.Log
-	s.journalCheck = cfg.JournalCheck
+		expiry: cfg.PresignExpiry, log: cfg.Logger, uploads: newUploadLimiter(cfg.MaxUploadsPerToken),
+		bodyIdle: cfg.BodyIdleTimeout}
 	if s.bodyIdle == 0 {
 		s.bodyIdle = DefaultBodyIdleTimeout
-	}
-	if s.notifier == nil {
-		s.notifier = journal.NewNotifier()
 	}
 	s.linkSecret, s.forwardsAuthn = cfg.LinkSecret, cfg.ForwardsAuthAgents
 	if len(s.linkSecret) == 0 {
@@ -330,33 +285,26 @@ func (s *Server) healthz(c *gin.Context) {
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 	defer cancel()
-	checks := map[string]string{"index": "ok", "storage": "ok"}
+	checks := map[string]string{}
 	ready := true
 	// Anonymous callers learn which check failed, never an endpoint or an
 	// error text; an unscoped admin sees the details (DESIGN §8).
 	details := s.readyzDetails(c)
-	if err := s.index.Ping(); err != nil {
-		checks["index"] = "failed"
-		if details {
-			checks["index"] = err.Error()
+	for _, ch := range s.lib.Readiness(ctx) {
+		checks[ch.Name] = "ok"
+		if ch.Err == nil {
+			continue
 		}
 		ready = false
-		s.log.Warn("index not ready", "err", err)
-	}
-	if err := s.store.Ping(ctx); err != nil {
-		checks["storage"] = "failed"
+		if ch.Name == "journal" { // names the fix, never an endpoint
+			checks[ch.Name] = ch.Err.Error()
+			continue
+		}
+		checks[ch.Name] = "failed"
 		if details {
-			checks["storage"] = err.Error()
+			checks[ch.Name] = ch.Err.Error()
 		}
-		ready = false
-		s.log.Warn("storage not ready", "err", err)
-	}
-	if s.journalCheck != nil {
-		checks["journal"] = "ok"
-		if err := s.journalCheck(); err != nil {
-			checks["journal"] = err.Error()
-			ready = false
-		}
+		s.log.Warn(ch.Name+" not ready", "err", ch.Err)
 	}
 	if !ready {
 		c.Header("Retry-After", "5")

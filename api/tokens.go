@@ -2,37 +2,17 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
 // TokenView is a token as the API shows it: never its secret or hash.
-type TokenView struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Role      string    `json:"role"`
-	Products  []string  `json:"products"`
-	CreatedBy string    `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
-	// Secret is set only in the answer to POST /tokens; Token carries the
-	// same value for clients that look for it under that name.
-	Secret string `json:"secret,omitempty"`
-	Token  string `json:"token,omitempty"`
-	// Lifetimes (DESIGN §11); null when the token never expires or was
-	// never used.
-	ExpiresAt  *time.Time         `json:"expires_at"`
-	LastUsedAt *time.Time         `json:"last_used_at"`
-	Versions   string             `json:"versions,omitempty"`
-	OIDC       *library.TokenOIDC `json:"oidc,omitempty"`
-}
+type TokenView = wire.Token
 
-func tokenView(t *library.Token) TokenView {
-	return TokenView{ID: t.ID, Name: t.Name, Role: t.Role.String(), Products: nonNil(t.Products), CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt,
-		ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, Versions: t.Versions, OIDC: t.OIDC}
-}
+func tokenView(t *library.Token) TokenView { return wireToken(t) }
 
 func (s *Server) createToken(c *gin.Context) {
 	var in library.TokenInput
@@ -64,9 +44,7 @@ func (s *Server) createToken(c *gin.Context) {
 }
 
 // TokenList is the answer of GET /tokens.
-type TokenList struct {
-	Tokens []TokenView `json:"tokens"`
-}
+type TokenList = wire.TokenList
 
 func (s *Server) listTokens(c *gin.Context) {
 	list, err := s.lib.Tokens(c)

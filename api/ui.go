@@ -7,28 +7,32 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reliquary/reliquary/internal/library"
-	"github.com/reliquary/reliquary/internal/ui"
 )
+
+// UIPrefix is where the web UI is served.
+const UIPrefix = "/ui"
+
+// SetUI gives the server the web UI's handler (internal/ui), served at
+// UIPrefix behind the API's middleware; call it before Handler.
+func (s *Server) SetUI(h http.Handler) { s.ui = h }
 
 // mountUI serves the web UI (DESIGN.md §10) at /ui/ and redirects / there.
 // The UI is not part of /api/v1 and not in the route table (nor in
-// openapi.yaml); it borrows the table's permissions and the error table
-// so it can never do more than the API.
+// openapi.yaml); it borrows the table's permissions (Permission) and the
+// error table (Classify) so it can never do more than the API.
 func (s *Server) mountUI(r *gin.Engine) {
-	if s.lib == nil {
+	if s.ui == nil {
 		return
 	}
-	h := ui.New(ui.Config{Library: s.lib, Journal: s.journal, Notifier: s.notifier,
-		Permission: s.permission, Classify: classify, SessionTTL: s.uiSessionTTL, Logger: s.log})
-	serve := gin.WrapH(h)
-	r.Any(ui.Prefix, serve)
-	r.Any(ui.Prefix+"/*path", serve)
-	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, ui.Prefix+"/") })
+	serve := gin.WrapH(s.ui)
+	r.Any(UIPrefix, serve)
+	r.Any(UIPrefix+"/*path", serve)
+	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, UIPrefix+"/") })
 }
 
-// permission is the least role the route (method, gin path) of the route
+// Permission is the least role the route (method, gin path) of the route
 // table needs; a route it does not know needs an admin.
-func (s *Server) permission(method, path string) library.Role {
+func (s *Server) Permission(method, path string) library.Role {
 	for _, rt := range s.Routes() {
 		if rt.Method == method && rt.Path == path {
 			return rt.Perm
@@ -37,8 +41,8 @@ func (s *Server) permission(method, path string) library.Role {
 	return library.RoleAdmin
 }
 
-// classify maps an error through errorTable as fail does, for the UI.
-func classify(err error) (status int, code, message string) {
+// Classify maps an error through errorTable as fail does, for the UI.
+func Classify(err error) (status int, code, message string) {
 	msg := err.Error()
 	var de *library.DetailedError
 	if errors.As(err, &de) {

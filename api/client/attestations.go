@@ -7,29 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
+
+	"github.com/reliquary/reliquary/api/wire"
 )
 
 // MaxAttestationBytes is the largest attestation file the server takes.
 const MaxAttestationBytes = 16 << 20
-
-// Attestation is a verified in-toto attestation attached to a release.
-type Attestation struct {
-	Digest        string               `json:"digest"`
-	PredicateType string               `json:"predicate_type"`
-	Signer        string               `json:"signer"`
-	Subjects      []AttestationSubject `json:"subjects"`
-	Format        string               `json:"format"`
-	Size          int64                `json:"size"`
-	UploadedBy    string               `json:"uploaded_by"`
-	UploadedAt    time.Time            `json:"uploaded_at"`
-}
-
-// AttestationSubject is one subject of an attestation's statement.
-type AttestationSubject struct {
-	Name   string `json:"name"`
-	SHA256 string `json:"sha256"`
-}
 
 func attestationsPath(product, version string) string {
 	return releasePath(product, version) + "/attestations"
@@ -57,9 +40,7 @@ func (c *Client) AddAttestation(ctx context.Context, product, version string, fi
 
 // Attestations lists a release's attestations.
 func (c *Client) Attestations(ctx context.Context, product, version string) ([]Attestation, error) {
-	var out struct {
-		Attestations []Attestation `json:"attestations"`
-	}
+	var out wire.AttestationList
 	err := c.getJSON(ctx, attestationsPath(product, version), nil, &out)
 	return out.Attestations, err
 }

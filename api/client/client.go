@@ -3,7 +3,7 @@
 //	c := client.New("http://127.0.0.1:8080", os.Getenv("RELIQUARY_TOKEN"))
 //	res, err := c.Resolve(ctx, "hr", client.ResolveQuery{Constraint: "^1"})
 //	var e *client.Error
-//	if errors.As(err, &e) && e.Code == "NO_MATCH" { ... }
+//	if errors.As(err, &e) && e.Code == wire.CodeNoMatch { ... }
 //
 // Every error the server answers is a *Error. Idempotent requests (GET,
 // HEAD, and artifact uploads, which the server treats as idempotent: the
@@ -26,6 +26,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/reliquary/reliquary/api/wire"
 )
 
 // APIPrefix is the versioned API root on the server.
@@ -313,13 +315,7 @@ func decodeError(resp *http.Response) *Error {
 	defer resp.Body.Close()
 	e := &Error{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-ID")}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var env struct {
-		Error struct {
-			Code    string         `json:"code"`
-			Message string         `json:"message"`
-			Details map[string]any `json:"details"`
-		} `json:"error"`
-	}
+	var env wire.ErrorBody
 	if json.Unmarshal(b, &env) == nil && env.Error.Code != "" {
 		e.Code, e.Message, e.Details = env.Error.Code, env.Error.Message, env.Error.Details
 	} else if t := strings.TrimSpace(string(b)); t != "" && len(t) < 512 {

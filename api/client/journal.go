@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,26 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/reliquary/reliquary/api/wire"
 )
-
-// Event is one journal event. Hash = sha256(prev_hash || canonical event).
-type Event struct {
-	Seq      uint64          `json:"seq"`
-	Time     time.Time       `json:"time"`
-	Actor    string          `json:"actor"`
-	Type     string          `json:"type"`
-	Subject  string          `json:"subject"`
-	Data     json.RawMessage `json:"data"`
-	PrevHash string          `json:"prev_hash"`
-	Hash     string          `json:"hash"`
-}
-
-// EventPage is a page of the feed or the audit log; NextAfter is the
-// `after` of the next request.
-type EventPage struct {
-	Events    []Event `json:"events"`
-	NextAfter uint64  `json:"next_after"`
-}
 
 // EventQuery asks Events for the events after a sequence number.
 type EventQuery struct {
@@ -78,51 +60,10 @@ func (c *Client) Audit(ctx context.Context, after uint64, limit int) (*EventPage
 	return &out, c.getJSON(ctx, "/audit", v, &out)
 }
 
-// AuditReport is the server's verification of its journal's hash chain.
-type AuditReport struct {
-	OK        bool   `json:"ok"`
-	Events    uint64 `json:"events"`
-	HeadSeq   uint64 `json:"head_seq"`
-	HeadHash  string `json:"head_hash"`
-	BrokenSeq uint64 `json:"broken_seq,omitempty"`
-	Reason    string `json:"reason,omitempty"`
-}
-
 // AuditVerify asks the server to verify its journal (admin).
 func (c *Client) AuditVerify(ctx context.Context) (*AuditReport, error) {
 	var out AuditReport
 	return &out, c.getJSON(ctx, "/audit/verify", nil, &out)
-}
-
-// WebhookInput registers a webhook; Secret signs deliveries (HMAC-SHA256).
-type WebhookInput struct {
-	URL    string   `json:"url"`
-	Types  []string `json:"types,omitempty"`
-	Secret string   `json:"secret,omitempty"`
-}
-
-// Webhook is a registered webhook; Secret is set only in the answer of
-// CreateWebhook.
-type Webhook struct {
-	ID           string    `json:"id"`
-	URL          string    `json:"url"`
-	Types        []string  `json:"types"`
-	CreatedBy    string    `json:"created_by"`
-	CreatedAt    time.Time `json:"created_at"`
-	DeliveredSeq uint64    `json:"delivered_seq"`
-	Secret       string    `json:"secret,omitempty"`
-}
-
-// Delivery is one delivery attempt of a webhook.
-type Delivery struct {
-	Seq        uint64    `json:"seq"`
-	Type       string    `json:"type"`
-	Attempt    int       `json:"attempt"`
-	At         time.Time `json:"at"`
-	StatusCode int       `json:"status_code"`
-	Error      string    `json:"error,omitempty"`
-	DurationMS int64     `json:"duration_ms"`
-	OK         bool      `json:"ok"`
 }
 
 // CreateWebhook registers a webhook (admin).
@@ -133,9 +74,7 @@ func (c *Client) CreateWebhook(ctx context.Context, in WebhookInput) (*Webhook, 
 
 // Webhooks lists the webhooks (admin).
 func (c *Client) Webhooks(ctx context.Context) ([]Webhook, error) {
-	var out struct {
-		Webhooks []Webhook `json:"webhooks"`
-	}
+	var out wire.WebhookList
 	return out.Webhooks, c.getJSON(ctx, "/webhooks", nil, &out)
 }
 
@@ -150,9 +89,7 @@ func (c *Client) WebhookDeliveries(ctx context.Context, id string, limit int) ([
 	if limit > 0 {
 		v.Set("limit", strconv.Itoa(limit))
 	}
-	var out struct {
-		Deliveries []Delivery `json:"deliveries"`
-	}
+	var out wire.DeliveryList
 	return out.Deliveries, c.getJSON(ctx, "/webhooks/"+seg(id)+"/deliveries", v, &out)
 }
 

@@ -6,12 +6,6 @@ import (
 	"time"
 )
 
-// ArtifactLink is a download URL that needs no Authorization header.
-type ArtifactLink struct {
-	URL       string    `json:"url"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
 // ArtifactLink asks for a download link to one artifact that works for ttl
 // (0: the server's default, 15 minutes) or until the token is revoked.
 func (c *Client) ArtifactLink(ctx context.Context, product, version, name string, ttl time.Duration) (*ArtifactLink, error) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+
+	"github.com/reliquary/reliquary/api/wire"
 )
 
 // The signed log and release statements (DESIGN §12).
@@ -33,9 +35,7 @@ func (c *Client) ConsistencyProof(ctx context.Context, from, to uint64) ([][]byt
 }
 
 func (c *Client) logProof(ctx context.Context, path string, q url.Values) ([][]byte, error) {
-	var out struct {
-		Hashes []string `json:"hashes"`
-	}
+	var out wire.Proof
 	if err := c.getJSON(ctx, path, q, &out); err != nil {
 		return nil, err
 	}

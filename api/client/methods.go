@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/reliquary/reliquary/api/wire"
 )
 
 // Healthz checks liveness (GET /api/v1/healthz).
@@ -32,9 +34,7 @@ func (c *Client) CreateProduct(ctx context.Context, in ProductInput) (*Product, 
 
 // Products lists the products the token may see.
 func (c *Client) Products(ctx context.Context) ([]Product, error) {
-	var out struct {
-		Products []Product `json:"products"`
-	}
+	var out wire.ProductList
 	return out.Products, c.getJSON(ctx, "/products", nil, &out)
 }
 
@@ -98,15 +98,11 @@ func (c *Client) Release(ctx context.Context, product, version string) (*Release
 	return &out, c.getJSON(ctx, releasePath(product, version), nil, &out)
 }
 
-type commentInput struct {
-	Comment string `json:"comment,omitempty"`
-}
-
 // Seal freezes a draft's artifacts and writes its signed manifest
 // (publisher): draft → candidate.
 func (c *Client) Seal(ctx context.Context, product, version, comment string) (*Release, error) {
 	var out Release
-	return &out, c.sendJSON(ctx, http.MethodPost, releasePath(product, version)+"/seal", commentInput{comment}, &out)
+	return &out, c.sendJSON(ctx, http.MethodPost, releasePath(product, version)+"/seal", wire.CommentInput{Comment: comment}, &out)
 }
 
 // Manifest returns the exact signed bytes of a sealed release's manifest.
@@ -136,7 +132,7 @@ func (c *Client) ArtifactBundle(ctx context.Context, product, version, name stri
 // Approve records the token holder's approval (release-manager).
 func (c *Client) Approve(ctx context.Context, product, version, comment string) (*Release, error) {
 	var out Release
-	return &out, c.sendJSON(ctx, http.MethodPost, releasePath(product, version)+"/approvals", commentInput{comment}, &out)
+	return &out, c.sendJSON(ctx, http.MethodPost, releasePath(product, version)+"/approvals", wire.CommentInput{Comment: comment}, &out)
 }
 
 // Promote releases an approved release (release-manager).
@@ -173,22 +169,17 @@ func (c *Client) Resolve(ctx context.Context, product string, q ResolveQuery) (*
 
 // CreateToken creates a token (admin); the answer's Secret is shown once.
 func (c *Client) CreateToken(ctx context.Context, in TokenInput) (*Token, error) {
-	var out struct {
-		Token
-		Alias string `json:"token"` // the same secret, under its other name
-	}
+	var out Token
 	err := c.sendJSON(ctx, http.MethodPost, "/tokens", in, &out)
 	if out.Secret == "" {
-		out.Secret = out.Alias
+		out.Secret = out.Token // the same secret, under its other name
 	}
-	return &out.Token, err
+	return &out, err
 }
 
 // Tokens lists the tokens (admin), never their secrets.
 func (c *Client) Tokens(ctx context.Context) ([]Token, error) {
-	var out struct {
-		Tokens []Token `json:"tokens"`
-	}
+	var out wire.TokenList
 	return out.Tokens, c.getJSON(ctx, "/tokens", nil, &out)
 }
 
@@ -205,8 +196,6 @@ func (c *Client) SigningKey(ctx context.Context) ([]byte, error) {
 // SigningKeys returns every trusted verification key, the current one
 // marked (retired keys keep verifying old signatures).
 func (c *Client) SigningKeys(ctx context.Context) ([]SigningKey, error) {
-	var out struct {
-		Keys []SigningKey `json:"keys"`
-	}
+	var out wire.SigningKeys
 	return out.Keys, c.getJSON(ctx, "/signing/keys", nil, &out)
 }

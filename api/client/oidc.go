@@ -10,42 +10,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/reliquary/reliquary/api/wire"
 )
-
-// PublisherInput registers a trusted publisher (DESIGN §11).
-type PublisherInput struct {
-	Issuer   string            `json:"issuer"`
-	Audience string            `json:"audience"`
-	Claims   map[string]string `json:"claims"`
-	Role     string            `json:"role"`
-	Versions string            `json:"versions,omitempty"`
-}
-
-// Publisher is a product's trusted publisher.
-type Publisher struct {
-	ID        string            `json:"id"`
-	Product   string            `json:"product"`
-	Issuer    string            `json:"issuer"`
-	Audience  string            `json:"audience"`
-	Claims    map[string]string `json:"claims"`
-	Role      string            `json:"role"`
-	Versions  string            `json:"versions,omitempty"`
-	CreatedBy string            `json:"created_by"`
-	CreatedAt time.Time         `json:"created_at"`
-}
-
-// OIDCExchange is the answer of POST /auth/oidc: a product-scoped token,
-// shown once.
-type OIDCExchange struct {
-	Token     string    `json:"token"`
-	ExpiresAt time.Time `json:"expires_at"`
-	Product   string    `json:"product"`
-	Role      string    `json:"role"`
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Publisher string    `json:"publisher"`
-	Versions  string    `json:"versions,omitempty"`
-}
 
 // CreatePublisher registers a trusted publisher on a product (admin).
 func (c *Client) CreatePublisher(ctx context.Context, product string, in PublisherInput) (*Publisher, error) {
@@ -55,9 +22,7 @@ func (c *Client) CreatePublisher(ctx context.Context, product string, in Publish
 
 // Publishers lists a product's trusted publishers (admin).
 func (c *Client) Publishers(ctx context.Context, product string) ([]Publisher, error) {
-	var out struct {
-		Publishers []Publisher `json:"publishers"`
-	}
+	var out wire.PublisherList
 	return out.Publishers, c.getJSON(ctx, "/products/"+seg(product)+"/publishers", nil, &out)
 }
 
@@ -72,12 +37,8 @@ func (c *Client) DeletePublisher(ctx context.Context, product, id string) error 
 func (c *Client) ExchangeOIDC(ctx context.Context, idToken, product string) (*OIDCExchange, error) {
 	anon := *c
 	anon.token = ""
-	in := map[string]string{"token": idToken}
-	if product != "" {
-		in["product"] = product
-	}
 	var out OIDCExchange
-	return &out, anon.sendJSON(ctx, http.MethodPost, "/auth/oidc", in, &out)
+	return &out, anon.sendJSON(ctx, http.MethodPost, "/auth/oidc", wire.OIDCExchangeRequest{Token: idToken, Product: product}, &out)
 }
 
 // WithToken returns a copy of the client that sends another token.

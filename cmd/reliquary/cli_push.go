@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reliquary/reliquary/api/client"
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/library"
 )
 
@@ -116,7 +117,7 @@ func runPush(cmd *cobra.Command, o *cliOpts, f *pushFlags, r ref, paths []string
 	switch {
 	case err == nil:
 		o.info(cmd, "created draft release %s", r)
-	case client.HasCode(err, "RELEASE_EXISTS"):
+	case client.HasCode(err, wire.CodeReleaseExists):
 		if rel, err = c.Release(ctx, r.product, r.version); err != nil {
 			return err
 		}

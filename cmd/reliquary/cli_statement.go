@@ -15,6 +15,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/reliquary/reliquary/api/client"
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/index"
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/manifest"
@@ -62,7 +63,7 @@ func requireStatement(ctx context.Context, c *client.Client, r ref, keys [][]byt
 		return nil, err
 	}
 	env, err := c.ReleaseStatement(ctx, r.product, r.version)
-	if client.HasCode(err, "STATEMENT_NOT_FOUND") {
+	if client.HasCode(err, wire.CodeStatementNotFound) {
 		return nil, verifyFailed(what, "%s has no signed release statement: it was never approved", r)
 	}
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reliquary/reliquary/api/client"
+	"github.com/reliquary/reliquary/api/wire"
 	"github.com/reliquary/reliquary/internal/manifest"
 	"github.com/reliquary/reliquary/internal/signing"
 )
@@ -79,7 +80,7 @@ func verifyAny(keys [][]byte, digest []byte, sigText, what string) error {
 func verifiedManifest(ctx context.Context, c *client.Client, r ref, keys [][]byte, digest string) (manifest.ReleaseManifest, error) {
 	const what = "manifest"
 	body, err := c.Manifest(ctx, r.product, r.version)
-	if client.HasCode(err, "INTEGRITY_ERROR") {
+	if client.HasCode(err, wire.CodeIntegrity) {
 		return manifest.ReleaseManifest{}, verifyFailed(what, "the server reports its stored manifest of %s is corrupt: %v", r, err)
 	}
 	if err != nil {

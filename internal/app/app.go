@@ -26,6 +26,7 @@ import (
 	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/internal/transparency"
+	"github.com/reliquary/reliquary/internal/ui"
 	"github.com/reliquary/reliquary/storage"
 )
 
@@ -133,19 +134,27 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	keyring, err := signing.NewKeyring(signer, cfg.RetiredKeys...)
+	keys, err := signing.NewKeyring(signer, cfg.RetiredKeys...)
 	if err != nil {
 		return nil, fmt.Errorf("--retired-keys: %w", err)
 	}
 
-	lib := library.New(library.Config{Repo: ix, Store: cfg.Store, Signer: signer, Logger: log,
-		OIDCTokenTTL: cfg.OIDCTokenTTL, Now: cfg.Now, Evidence: evidence.Verifier{}})
 	verifier, err := oidc.New(oidc.Config{Issuers: cfg.OIDCIssuers, AllowHTTPIssuer: cfg.OIDCAllowHTTPIssuer,
 		MinKeyRefresh: cfg.OIDCMinKeyRefresh})
 	if err != nil {
 		return nil, fmt.Errorf("--oidc-issuer: %w", err)
 	}
-	a = &App{Index: ix, Store: cfg.Store, Lib: lib, Signer: signer, Keyring: keyring, cfg: cfg, log: log, catchup: catchup}
+	notifier := journal.NewNotifier()
+	tlog := &transparency.Log{Tree: ix, Signer: signer, Store: cfg.Store}
+	a = &App{}
+	lib := library.New(library.Config{Repo: ix, Store: cfg.Store, Signer: signer, Logger: log,
+		OIDCTokenTTL: cfg.OIDCTokenTTL, Now: cfg.Now, Evidence: evidence.Verifier{},
+		Journal: ix, Notifier: notifier, WebhookAllowPrivate: cfg.WebhookAllowPrivate,
+		SignedLog: signedLog{tlog}, OIDC: oidcVerifier{verifier}, Keys: keyring{keys},
+		IndexPing:    ix.Ping,
+		JournalReady: func() error { return errors.Join(catchup.Err(), a.Mirror.Err()) }})
+	*a = App{Index: ix, Store: cfg.Store, Lib: lib, Signer: signer, Keyring: keys, Notifier: notifier, Log: tlog,
+		cfg: cfg, log: log, catchup: catchup}
 	if !catchup.pending() {
 		if err := a.bootstrap(ctx); err != nil {
 			return nil, err
@@ -156,18 +165,14 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Notifier = journal.NewNotifier()
 	ix.OnCommit(func([]*journal.Event) { a.Notifier.Notify() })
-	a.Log = &transparency.Log{Tree: ix, Signer: signer, Store: cfg.Store}
 	a.Mirror = &journal.Mirror{Source: ix, State: ix, Store: cfg.Store, Notifier: a.Notifier, Log: log,
 		Interval: cfg.MirrorInterval, Checkpoint: a.Log.MirrorCheckpoint}
-	a.API = api.New(api.Config{Library: lib, Index: ix, Store: cfg.Store, PublicKeyPEM: signer.PublicKeyPEM(),
-		Keyring: keyring, Bundler: keyring, Journal: ix, Notifier: a.Notifier,
+	a.API = api.New(api.Config{Library: lib, PublicKeyPEM: signer.PublicKeyPEM(),
 		AnonymousRead: cfg.AnonymousRead, Downloads: cfg.Downloads, MaxUploadsPerToken: cfg.MaxUploadsPerToken, Logger: log,
-		OIDC: verifier, UISessionTTL: cfg.UISessionTTL, Log: a.Log,
-		JournalCheck:        func() error { return errors.Join(catchup.Err(), a.Mirror.Err()) },
-		WebhookAllowPrivate: cfg.WebhookAllowPrivate, BodyIdleTimeout: cfg.BodyIdleTimeout,
-		LinkSecret: linkSecret})
+		BodyIdleTimeout: cfg.BodyIdleTimeout, LinkSecret: linkSecret})
+	a.API.SetUI(ui.New(ui.Config{Library: lib, Journal: ix, Notifier: a.Notifier,
+		Permission: a.API.Permission, Classify: api.Classify, SessionTTL: cfg.UISessionTTL, Logger: log}))
 	a.API.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reliquary_journal_mirror_lag_events",
 		Help: "Journal events not yet mirrored to the blob store."}, a.Mirror.Lag))
 	a.dispatcher = &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: a.Notifier, Log: log,

@@ -35,7 +35,7 @@ import (
 // Limits on what is accepted.
 const (
 	// MaxAttestationBytes is the largest attestation file accepted.
-	MaxAttestationBytes = 16 << 20
+	MaxAttestationBytes = library.MaxAttestationBytes
 	// MaxPredicateBytes bounds the predicate (an SBOM is the big one).
 	MaxPredicateBytes = 10 << 20
 	// MaxSubjects bounds the subjects of one statement.

@@ -36,7 +36,7 @@ func (w *Webhook) Matches(t string) bool {
 		return true
 	}
 	for _, want := range w.Types {
-		if want == t || len(want) > 2 && want[len(want)-2:] == ".*" && len(t) > len(want)-1 && t[:len(want)-1] == want[:len(want)-1] {
+		if MatchType(want, t) {
 			return true
 		}
 	}

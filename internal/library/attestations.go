@@ -405,3 +405,7 @@ func evidenceError(r *Release, policy Policy, missing []string) error {
 	return withDetails(ErrEvidenceMissing, fmt.Sprintf("%s@%s lacks required attestations: %s", r.Product, r.Version, strings.Join(missing, ", ")),
 		map[string]any{"missing": missing, "required": policy.RequiredAttestations})
 }
+
+// MaxAttestationBytes is the largest attestation file accepted
+// (internal/evidence parses at most this much).
+const MaxAttestationBytes = 16 << 20

@@ -12,6 +12,13 @@
 // records its journal event, and storage.BlobStore for bytes. It imports no
 // HTTP framework, no bbolt and no S3 client.
 //
+// It also serves what callers read of the journal and its surroundings, so
+// package api needs nothing else: the event feed with its scope filter and
+// long-poll wait and the audit log (events.go), webhooks (webhooks.go),
+// backups, verification keys and bundles (keys.go), the signed log's
+// checkpoints, proofs and statements (log.go), OIDC verification (oidc.go)
+// and readiness (ready.go), each behind an interface internal/app wires.
+//
 // The rules that must hold for every history — supersession, resolution,
 // the key order of versions — are pure functions tested against literal
 // reference models with random histories.

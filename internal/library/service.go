@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/storage"
 )
 
@@ -32,6 +33,25 @@ type Config struct {
 	OIDCTokenTTL time.Duration
 	// Evidence verifies attestation files (nil: attestations are refused).
 	Evidence Evidence
+
+	// Journal serves the feed, the audit, webhooks and backups
+	// (events.go, webhooks.go, backup.go).
+	Journal Journal
+	// Notifier wakes long polls when events commit (nil: a private one).
+	Notifier *journal.Notifier
+	// WebhookAllowPrivate accepts webhook URLs on loopback, private and
+	// link-local addresses (--webhook-allow-private).
+	WebhookAllowPrivate bool
+	// SignedLog is the signed log (nil: none kept; log.go).
+	SignedLog SignedLog
+	// OIDC verifies ID tokens for trusted publishing (nil: none trusted).
+	OIDC OIDCVerifier
+	// Keys lists verification keys and makes Sigstore bundles (keys.go).
+	Keys Keyring
+	// IndexPing and JournalReady are readiness checks beside the store's
+	// (ready.go); nil: always ready.
+	IndexPing    func() error
+	JournalReady func() error
 }
 
 // Service is the library: it decides, the Repo and the BlobStore persist.
@@ -49,11 +69,26 @@ type Service struct {
 	usage   tokenUsage
 
 	evidence Evidence
+
+	journal          Journal
+	notifier         *journal.Notifier
+	hookAllowPrivate bool
+	signedLog        SignedLog
+	oidc             OIDCVerifier
+	keys             Keyring
+	indexPing        func() error
+	journalReady     func() error
 }
 
 // New builds the service.
 func New(cfg Config) *Service {
 	s := &Service{repo: cfg.Repo, store: cfg.Store, signer: cfg.Signer, log: cfg.Logger, now: cfg.Now, oidcTTL: cfg.OIDCTokenTTL, evidence: cfg.Evidence}
+	s.journal, s.notifier, s.hookAllowPrivate = cfg.Journal, cfg.Notifier, cfg.WebhookAllowPrivate
+	s.signedLog, s.oidc, s.keys = cfg.SignedLog, cfg.OIDC, cfg.Keys
+	s.indexPing, s.journalReady = cfg.IndexPing, cfg.JournalReady
+	if s.notifier == nil {
+		s.notifier = journal.NewNotifier()
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

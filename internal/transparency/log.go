@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/reliquary/reliquary/internal/journal"
+	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/storage"
 )
 
 // ErrNoStatement reports a release that has no statement: it never reached
 // approved.
-var ErrNoStatement = errors.New("release has no statement")
+var ErrNoStatement = library.ErrNoStatement
 
 // Tree is the index's view of the signed log (internal/index, log.go).
 type Tree interface {
