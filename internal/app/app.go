@@ -143,6 +143,16 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	follower := newFollower(cfg.Store, ix, log)
 	ix.SetCommitter(&bucketCommitter{store: cfg.Store, nodeID: nodeID, log: log.With("node", nodeID)},
 		func(ctx context.Context) error { _, err := follower.pull(ctx); return err })
+	if catchup.Err() == nil {
+		// Events of this index the bucket lacks (written before the bucket
+		// became the commit point, or offline) go there first.
+		if err := ix.PublishTail(ctx); errors.Is(err, journal.ErrForeignJournal) {
+			log.Error("journal check failed; /readyz reports it", "err", err)
+			catchup.set(err)
+		} else if err != nil {
+			log.Warn("cannot publish this index's last events to the bucket yet; the next write does", "err", err)
+		}
+	}
 
 	signer, err := signing.Load(ctx, signing.Config{Ref: cfg.SigningKey, DataDir: cfg.DataDir,
 		Password: cfg.SigningKeyPassword, Logger: log})

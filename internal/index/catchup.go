@@ -46,6 +46,9 @@ func appendInTx(btx *bolt.Tx, evs []*journal.Event, mirrored bool) error {
 		if err := btx.Bucket(bucketMeta).Put(keyJournalHead, encodeHead(last.Seq, last.Hash)); err != nil {
 			return err
 		}
+		if err := btx.Bucket(bucketMeta).Put(keyJournalCommitted, seqKey(last.Seq)); err != nil {
+			return err // they came from the bucket
+		}
 		if !mirrored {
 			return nil
 		}
