@@ -64,6 +64,7 @@ func (ix *Index) UpdateContext(ctx context.Context, fn func(library.WriteTx) err
 func (ix *Index) updateSolo(ctx context.Context, fn func(library.WriteTx) error) error {
 	for attempt := 0; ; attempt++ {
 		t := &tx{}
+		inBucket := false
 		err := ix.db.Update(func(btx *bolt.Tx) error {
 			t.btx = btx
 			if err := fn(t); err != nil {
@@ -76,6 +77,7 @@ func (ix *Index) updateSolo(ctx context.Context, fn func(library.WriteTx) error)
 				if err := ix.committer.Commit(ctx, t.events); err != nil {
 					return err
 				}
+				inBucket = true
 				return btx.Bucket(bucketMeta).Put(keyJournalCommitted, seqKey(t.events[len(t.events)-1].Seq))
 			}
 			return nil
@@ -104,7 +106,7 @@ func (ix *Index) updateSolo(ctx context.Context, fn func(library.WriteTx) error)
 			}
 		}
 		if err != nil {
-			return mapCommitErr(err)
+			return committedErr(inBucket, mapCommitErr(err))
 		}
 		if len(t.events) > 0 {
 			library.RecordSeq(ctx, t.events[len(t.events)-1].Seq)
@@ -177,4 +179,14 @@ func (ix *Index) PublishTail(ctx context.Context) error {
 // up to 2 ms, doubling each time, at most 100 ms.
 func raceBackoff(attempt int) time.Duration {
 	return time.Duration(rand.Int64N(int64(min(100*time.Millisecond, (2*time.Millisecond)<<min(attempt, 6)))))
+}
+
+// committedErr marks a failed bbolt commit whose events were already
+// committed to the bucket: the change stands (the follower applies it
+// once the index can take it) and nothing it names may be removed.
+func committedErr(inBucket bool, err error) error {
+	if !inBucket {
+		return err
+	}
+	return fmt.Errorf("%w: %w", library.ErrCommittedNotApplied, err)
 }

@@ -223,7 +223,9 @@ func (s *Service) CreateBaseline(ctx context.Context, pr Principal, in BaselineI
 		return err
 	})
 	if err != nil {
-		s.removeObjects(ctx, mkey, skey)
+		if !committed(err) {
+			s.removeObjects(ctx, mkey, skey)
+		}
 		return nil, err
 	}
 	return view, nil

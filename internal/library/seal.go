@@ -121,7 +121,9 @@ func (s *Service) Seal(ctx context.Context, pr Principal, product, version strin
 		return err
 	})
 	if err != nil {
-		s.removeObjects(ctx, mkey, skey)
+		if !committed(err) {
+			s.removeObjects(ctx, mkey, skey)
+		}
 		return nil, err
 	}
 	r.Artifacts = arts
