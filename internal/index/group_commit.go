@@ -152,14 +152,14 @@ func (ix *Index) commitGroup(batch []*groupCall) {
 			}
 			return
 		}
+		if len(all) > 0 && ix.onCommit != nil { // before the answers: a caller may go on to set it
+			ix.onCommit(all)
+		}
 		for i, c := range batch {
 			if evs := txs[i].events; len(evs) > 0 {
 				library.RecordSeq(c.ctx, evs[len(evs)-1].Seq)
 			}
 			c.done <- nil
-		}
-		if len(all) > 0 && ix.onCommit != nil {
-			ix.onCommit(all)
 		}
 		return
 	}
