@@ -611,3 +611,36 @@ func TestMain(m *testing.M) {
 	testenv.StopShared()
 	os.Exit(code)
 }
+
+// TestClusterForkFailsReadiness: a journal object that does not continue
+// the node's chain (written by something that is not this library)
+// stops the follower: /readyz fails naming it, nothing is applied.
+func TestClusterForkFailsReadiness(t *testing.T) {
+	newStore := fsCluster(t)
+	st := newStore(t)
+	a := startNode(t, st, "", true)
+	_, seq := a.createProduct("hr")
+	forged := &journal.Event{Time: time.Now(), Actor: "mallory", Type: "token.created", Subject: "backdoor"}
+	if err := forged.Seal(seq, journal.ZeroHash); err != nil { // the wrong prev_hash
+		t.Fatal(err)
+	}
+	body, _ := journal.EncodeObject([]*journal.Event{forged})
+	if _, err := st.Put(t.Context(), storage.JournalKey(seq+1), strings.NewReader(string(body)), int64(len(body)), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var code int
+	var body2 string
+	for time.Now().Before(deadline) {
+		if code, body2, _ = a.do("GET", "/readyz", ""); code == 503 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code != 503 || !strings.Contains(body2, "does not continue this node's chain") {
+		t.Fatalf("/readyz with a forged journal object: %d %s", code, body2)
+	}
+	if a.head() != seq {
+		t.Fatalf("the forged event was applied: head %d", a.head())
+	}
+}
