@@ -40,7 +40,9 @@ func BenchmarkCommit(b *testing.B) {
 			}
 			b.StopTimer()
 			slices.Sort(lat)
-			p := func(q float64) float64 { return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds()) / 1000 }
+			p := func(q float64) float64 {
+				return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds()) / 1000
+			}
 			b.ReportMetric(p(0.50), "p50-ms")
 			b.ReportMetric(p(0.99), "p99-ms")
 		})

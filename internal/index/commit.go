@@ -91,8 +91,10 @@ func (ix *Index) updateSolo(ctx context.Context, fn func(library.WriteTx) error)
 					return fmt.Errorf("journal commit: catch up after a lost race: %w", errors.Join(cerr, storage.ErrUnavailable))
 				}
 			}
-			time.Sleep(raceBackoff(attempt)) // nodes racing again: step apart
-			continue // re-run fn against the new state: it re-decides
+			// Nodes racing again: step apart, then re-run fn against the
+			// new state: it re-decides.
+			time.Sleep(raceBackoff(attempt))
+			continue
 		}
 		if err != nil && !errors.Is(err, storage.ErrUnavailable) && ix.catchUp != nil && attempt+1 < commitRetries && ctx.Err() == nil {
 			// fn refused on this node's state: decided on a stale index

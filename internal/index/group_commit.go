@@ -141,8 +141,10 @@ func (ix *Index) commitGroup(batch []*groupCall) {
 			} else if cerr := ix.groupCatchUp(batch[0].ctx); cerr != nil {
 				err = fmt.Errorf("journal commit: catch up after a lost race: %w", errors.Join(cerr, storage.ErrUnavailable))
 			} else {
-				time.Sleep(raceBackoff(attempt - 1)) // nodes racing again: step apart
-				continue // re-run every member against the new state
+				// Nodes racing again: step apart, then re-run every member
+				// against the new state.
+				time.Sleep(raceBackoff(attempt - 1))
+				continue
 			}
 		}
 		if err != nil {
