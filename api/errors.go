@@ -85,6 +85,9 @@ const (
 	CodeWebhookTargetForbidden = wire.CodeWebhookTargetForbidden
 	// CodeRequestTimeout: the request body stalled for --body-idle-timeout.
 	CodeRequestTimeout = wire.CodeRequestTimeout
+	// CodeNotCaughtUp: X-Reliquary-Min-Seq names an event this node has not
+	// applied within 5 s.
+	CodeNotCaughtUp = wire.CodeNotCaughtUp
 )
 
 // errorTable maps domain and storage errors (errors.Is) to status and code.
@@ -153,6 +156,7 @@ var errorTable = []struct {
 	{storage.ErrNotFound, http.StatusNotFound, CodeArtifactNotFound},
 	{library.ErrWebhookTargetForbidden, http.StatusBadRequest, CodeWebhookTargetForbidden},
 	{library.ErrNoStatement, http.StatusNotFound, CodeStatementNotFound},
+	{library.ErrNotCaughtUp, http.StatusServiceUnavailable, CodeNotCaughtUp},
 }
 
 // ErrorBody is the error envelope: {"error": {"code", "message", "details"}}.

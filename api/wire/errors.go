@@ -72,6 +72,9 @@ const (
 	CodeWebhookTargetForbidden = "WEBHOOK_TARGET_FORBIDDEN"
 	// CodeRequestTimeout: the request body stalled for --body-idle-timeout.
 	CodeRequestTimeout = "REQUEST_TIMEOUT"
+	// CodeNotCaughtUp: X-Reliquary-Min-Seq names an event this node has not
+	// applied within 5 s; retry (Retry-After) or ask another node.
+	CodeNotCaughtUp = "NOT_CAUGHT_UP"
 )
 
 // ErrorBody is the error envelope: {"error": {"code", "message", "details"}}.

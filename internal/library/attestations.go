@@ -242,7 +242,7 @@ func (s *Service) AddAttestation(ctx context.Context, pr Principal, product, ver
 	if err != nil {
 		return nil, false, fmt.Errorf("store attestation of %s: %w", subject, err)
 	}
-	err = s.repo.Update(func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		cur, err := tx.Release(product, version)
 		if err != nil {
 			return err
@@ -274,7 +274,7 @@ func (s *Service) AddAttestation(ctx context.Context, pr Principal, product, ver
 		return existing, false, err
 	}
 	if err != nil {
-		if wrote {
+		if wrote && !committed(err) {
 			s.removeObjects(ctx, key)
 		}
 		return nil, false, err

@@ -52,6 +52,8 @@ type Config struct {
 	// (ready.go); nil: always ready.
 	IndexPing    func() error
 	JournalReady func() error
+	// Cluster reaches the journal's followers (cluster.go; nil: one node).
+	Cluster Cluster
 }
 
 // Service is the library: it decides, the Repo and the BlobStore persist.
@@ -78,6 +80,7 @@ type Service struct {
 	keys             Keyring
 	indexPing        func() error
 	journalReady     func() error
+	cluster          Cluster
 }
 
 // New builds the service.
@@ -89,6 +92,7 @@ func New(cfg Config) *Service {
 	if s.notifier == nil {
 		s.notifier = journal.NewNotifier()
 	}
+	s.cluster = cfg.Cluster
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -122,7 +126,7 @@ func checkText(field, v string, max int) error {
 }
 
 // CreateProduct registers a product.
-func (s *Service) CreateProduct(_ context.Context, pr Principal, in ProductInput) (*Product, error) {
+func (s *Service) CreateProduct(ctx context.Context, pr Principal, in ProductInput) (*Product, error) {
 	if err := ValidateProductName(in.Name); err != nil {
 		return nil, err
 	}
@@ -143,7 +147,7 @@ func (s *Service) CreateProduct(_ context.Context, pr Principal, in ProductInput
 	}
 	p := &Product{Name: in.Name, Description: in.Description, Owner: in.Owner, CIID: in.CIID,
 		Policy: policy, CreatedBy: pr.Name, CreatedAt: s.clock()}
-	err := s.repo.Update(func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Product(p.Name); err == nil {
 			return withDetails(ErrProductExists, fmt.Sprintf("product %q already exists", p.Name), map[string]any{"product": p.Name})
 		}
@@ -188,7 +192,7 @@ func (s *Service) Product(_ context.Context, name string) (*Product, error) {
 }
 
 // SetPolicy replaces a product's release policy.
-func (s *Service) SetPolicy(_ context.Context, pr Principal, name string, in PolicyInput) (*Product, error) {
+func (s *Service) SetPolicy(ctx context.Context, pr Principal, name string, in PolicyInput) (*Product, error) {
 	if err := ValidateProductName(name); err != nil {
 		return nil, err
 	}
@@ -200,7 +204,7 @@ func (s *Service) SetPolicy(_ context.Context, pr Principal, name string, in Pol
 		return nil, err
 	}
 	var p *Product
-	err = s.repo.Update(func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		var err error
 		if p, err = tx.Product(name); err != nil {
 			return err
@@ -272,7 +276,7 @@ func (in *ReleaseInput) validate() error {
 }
 
 // CreateRelease opens a draft release.
-func (s *Service) CreateRelease(_ context.Context, pr Principal, product string, in ReleaseInput) (*Release, error) {
+func (s *Service) CreateRelease(ctx context.Context, pr Principal, product string, in ReleaseInput) (*Release, error) {
 	if err := ValidateProductName(product); err != nil {
 		return nil, err
 	}
@@ -297,7 +301,7 @@ func (s *Service) CreateRelease(_ context.Context, pr Principal, product string,
 	if r.Labels == nil {
 		r.Labels = map[string]string{}
 	}
-	err = s.repo.Update(func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		p, err := tx.Product(product)
 		if err != nil {
 			return err
