@@ -87,3 +87,13 @@ const JournalCheckpointPrefix = JournalPrefix + "checkpoints/"
 func JournalCheckpointKey(size uint64) string {
 	return fmt.Sprintf("%s%020d.txt", JournalCheckpointPrefix, size)
 }
+
+// LeasePrefix is the folder of one cluster lease's epochs (internal/lease):
+//
+//	leases/<name>/<20-digit epoch>.json   ({holder, expires, state}, create-only)
+func LeasePrefix(name string) string { return "leases/" + name + "/" }
+
+// LeaseKey holds epoch epoch of the lease name.
+func LeaseKey(name string, epoch uint64) string {
+	return fmt.Sprintf("%s%020d.json", LeasePrefix(name), epoch)
+}
