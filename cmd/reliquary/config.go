@@ -69,6 +69,9 @@ type serveConfig struct {
 	WebhookAllowPrivate bool `yaml:"webhook-allow-private"`
 	// S3PublicEndpoint is the store's address in presigned URLs (redirects).
 	S3PublicEndpoint string `yaml:"s3-public-endpoint"`
+	// SecretsKey is the file of the key sealing webhook URLs and secrets
+	// in the journal (DESIGN §8); every node of a cluster needs the same.
+	SecretsKey string `yaml:"secrets-key"`
 }
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
@@ -96,6 +99,7 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.BodyIdleTimeout, "body-idle-timeout", api.DefaultBodyIdleTimeout, "cut off a request body that sends nothing for this long (per read, not a total deadline)")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, private, link-local and unique-local addresses (trusted networks only)")
 	fs.StringVar(&c.S3PublicEndpoint, "s3-public-endpoint", "", "S3 address that downloaders reach, named in presigned URLs with --downloads redirect: host:port or https://host[:port] (default --s3-endpoint)")
+	fs.StringVar(&c.SecretsKey, "secrets-key", "", "file of the key (32 random bytes as 64 hex characters: openssl rand -hex 32) that seals webhook URLs and secrets in the journal; give every node of a cluster the same file (default: generated as --data-dir/secrets.key)")
 }
 
 // bindStoreFlags binds the settings that locate the index and the store

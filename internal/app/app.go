@@ -22,6 +22,7 @@ import (
 	"github.com/reliquary/reliquary/internal/evidence"
 	"github.com/reliquary/reliquary/internal/index"
 	"github.com/reliquary/reliquary/internal/journal"
+	"github.com/reliquary/reliquary/internal/lease"
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/internal/signing"
@@ -80,6 +81,17 @@ type Config struct {
 	WebhookMinBackoff, WebhookMaxBackoff time.Duration
 	WebhookPoll                          time.Duration
 	TokenMaintenanceInterval             time.Duration
+
+	// SecretsKey is --secrets-key: the file of the key that seals webhook
+	// URLs and secrets in the journal ("": <DataDir>/secrets.key,
+	// generated on first start). Every node of a cluster needs the same.
+	SecretsKey string
+	// NodeID names this node in leases ("": <DataDir>/node-id, generated
+	// on first start).
+	NodeID string
+	// LeaseTTL and LeaseSkew tune the webhook and retention leases (0:
+	// lease.DefaultTTL, lease.DefaultSkew).
+	LeaseTTL, LeaseSkew time.Duration
 }
 
 // App is a wired server. Its fields are for the caller's inspection (tests,
@@ -100,6 +112,10 @@ type App struct {
 	catchup    *catchUp
 	dispatcher *journal.Dispatcher
 	statements *transparency.StatementWorker
+
+	// WebhookLease and RetentionLease decide which node of a cluster
+	// delivers webhooks and runs retention.
+	WebhookLease, RetentionLease *lease.Lease
 }
 
 // New opens the index under cfg.DataDir, brings it level with the bucket's
@@ -125,6 +141,18 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	}()
 	catchup := newCatchUp(cfg.DataDir, cfg.SigningKey, cfg.Store, ix, log)
 	if err := catchup.attempt(ctx); err != nil {
+		return nil, err
+	}
+	secretsKey, err := loadSecretsKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ix.SetSecrets(secretsKey)
+	if err := ix.CheckWebhookSecrets(); err != nil {
+		return nil, err
+	}
+	nodeID, err := loadNodeID(cfg.DataDir, cfg.NodeID)
+	if err != nil {
 		return nil, err
 	}
 
@@ -174,6 +202,9 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		MinBackoff: cfg.WebhookMinBackoff, MaxBackoff: cfg.WebhookMaxBackoff, Poll: cfg.WebhookPoll,
 		AllowPrivate: cfg.WebhookAllowPrivate}
 	a.statements = &transparency.StatementWorker{Log: a.Log, Events: ix, Notifier: a.Notifier, Logger: log}
+	if err := a.newLeases(nodeID); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -212,8 +243,8 @@ func (a *App) Run(ctx context.Context) error {
 		})
 	}
 	wg.Go(func() { a.Mirror.Run(ctx) })
-	wg.Go(func() { a.dispatcher.Run(ctx) })
-	wg.Go(func() { a.Lib.RetentionLoop(ctx, a.cfg.RetentionInterval) })
+	wg.Go(func() { a.runWebhooks(ctx) })  // on the webhook lease's holder only
+	wg.Go(func() { a.runRetention(ctx) }) // on the retention lease's holder only
 	wg.Go(func() { a.Lib.RunTokenMaintenance(ctx, a.cfg.TokenMaintenanceInterval) })
 	wg.Go(func() { a.statements.Run(ctx) })
 	wg.Wait()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
+	"github.com/reliquary/reliquary/internal/secrets"
 )
 
 // SchemaVersion is the index layout this build reads and writes.
@@ -31,6 +33,8 @@ type Index struct {
 	db *bolt.DB
 	// onCommit, when set, is told about events after their commit.
 	onCommit func([]*journal.Event)
+	// secrets seals webhook records (SetSecrets, webhook_records.go).
+	secrets atomic.Pointer[secrets.Key]
 }
 
 var _ library.Repo = (*Index)(nil)

@@ -1,0 +1,129 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/reliquary/reliquary/internal/lease"
+	"github.com/reliquary/reliquary/internal/secrets"
+)
+
+// Lease names: the work that runs on one node of a cluster at a time.
+const (
+	LeaseWebhooks  = "webhooks"
+	LeaseRetention = "retention"
+)
+
+// nodeIDFile keeps a node's id across restarts, so a restarted node takes
+// back its own lease at once instead of waiting for it to expire.
+const nodeIDFile = "node-id"
+
+// loadNodeID returns cfg's node id, else the data dir's, generated on
+// first start.
+func loadNodeID(dataDir, given string) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	p := filepath.Join(dataDir, nodeIDFile)
+	if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b)), nil
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read node id: %w", err)
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	id := "node-" + hex.EncodeToString(b[:])
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return loadNodeID(dataDir, given)
+	}
+	if err != nil {
+		return "", fmt.Errorf("create node id: %w", err)
+	}
+	_, err = f.WriteString(id + "\n")
+	if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
+		return "", fmt.Errorf("write node id: %w", err)
+	}
+	return id, nil
+}
+
+// loadSecretsKey reads --secrets-key, or the data dir's generated key.
+func loadSecretsKey(cfg Config) (*secrets.Key, error) {
+	if cfg.SecretsKey != "" {
+		return secrets.Load(cfg.SecretsKey)
+	}
+	k, created, err := secrets.LoadOrCreate(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
+	}
+	if created && cfg.Logger != nil {
+		cfg.Logger.Info("generated a secrets key for webhook records; give every node of a cluster the same one with --secrets-key",
+			"path", filepath.Join(cfg.DataDir, secrets.DefaultKeyFile))
+	}
+	return k, nil
+}
+
+// newLeases makes the webhook and retention leases of this node.
+func (a *App) newLeases(nodeID string) error {
+	var err error
+	mk := func(name string) *lease.Lease {
+		l, e := lease.New(lease.Config{Store: a.Store, Name: name, Holder: nodeID, TTL: a.cfg.LeaseTTL,
+			Skew: a.cfg.LeaseSkew, Log: a.log, Now: a.cfg.Now})
+		err = errors.Join(err, e)
+		return l
+	}
+	a.WebhookLease, a.RetentionLease = mk(LeaseWebhooks), mk(LeaseRetention)
+	return err
+}
+
+// webhookLeaseState is what the webhook lease carries from holder to
+// holder: each hook's next seq to deliver.
+type webhookLeaseState struct {
+	Hooks map[string]uint64 `json:"hooks"`
+}
+
+// runWebhooks delivers webhooks while this node holds the webhook lease,
+// resuming each hook at the cursor the last holder left (or further, when
+// this node itself delivered further): at least once, with a brief
+// overlap when the lease changes hands.
+func (a *App) runWebhooks(ctx context.Context) {
+	a.WebhookLease.Run(ctx, func(ctx context.Context, prev json.RawMessage) {
+		var st webhookLeaseState
+		if len(prev) > 0 {
+			if err := json.Unmarshal(prev, &st); err != nil {
+				a.log.Warn("webhook lease state unreadable; resuming from this node's cursors", "err", err)
+			}
+		}
+		if err := a.Index.SeedHookCursors(st.Hooks); err != nil {
+			a.log.Error("webhook lease: resume cursors", "err", err)
+		}
+		a.dispatcher.Run(ctx)
+	}, func() json.RawMessage {
+		cur, err := a.Index.HookCursors()
+		if err != nil {
+			a.log.Warn("webhook lease: read cursors", "err", err)
+			return a.WebhookLease.State()
+		}
+		raw, _ := json.Marshal(webhookLeaseState{Hooks: cur})
+		return raw
+	})
+}
+
+// runRetention runs the retention loop while this node holds the
+// retention lease.
+func (a *App) runRetention(ctx context.Context) {
+	if a.cfg.RetentionInterval <= 0 {
+		return
+	}
+	a.RetentionLease.Run(ctx, func(ctx context.Context, _ json.RawMessage) {
+		a.Lib.RetentionLoop(ctx, a.cfg.RetentionInterval)
+	}, nil)
+}
