@@ -151,6 +151,13 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	if err := ix.CheckWebhookSecrets(); err != nil {
 		return nil, err
 	}
+	if !catchup.pending() {
+		if n, err := ix.SealLocalWebhooks(time.Now()); err != nil {
+			return nil, fmt.Errorf("move node-local webhooks into the journal: %w", err)
+		} else if n > 0 {
+			log.Info("moved node-local webhooks into the journal, sealed under the secrets key", "webhooks", n)
+		}
+	}
 	nodeID, err := loadNodeID(cfg.DataDir, cfg.NodeID)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/reliquary/reliquary/internal/journal"
+	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/secrets"
 )
 
@@ -164,4 +165,60 @@ func hookNext(btx *bolt.Tx, id []byte) (uint64, bool) {
 		next = max(next, seqFromKey(s))
 	}
 	return max(next, 1), true
+}
+
+// EvWebhookSealed records that a node-local webhook, registered before
+// webhook records existed, was moved into the journal as a sealed record.
+const EvWebhookSealed = "webhook.sealed"
+
+// SealLocalWebhooks moves every node-local hook of the older "webhooks"
+// bucket into a sealed, journaled record (one event each), keeping its
+// delivery state: from then on every node and a rebuild know it. It
+// returns how many it moved.
+func (ix *Index) SealLocalWebhooks(now time.Time) (int, error) {
+	var ids [][]byte
+	if err := ix.db.View(func(btx *bolt.Tx) error {
+		return btx.Bucket(bucketWebhooks).ForEach(func(k, _ []byte) error {
+			ids = append(ids, clone(k))
+			return nil
+		})
+	}); err != nil {
+		return 0, err
+	}
+	moved := 0
+	for _, id := range ids {
+		err := ix.Update(func(ltx library.WriteTx) error {
+			t := ltx.(*tx)
+			raw := t.b(bucketWebhooks).Get(id)
+			if raw == nil || t.b(bucketWebhookRecords).Get(id) != nil {
+				return nil
+			}
+			var w journal.Webhook
+			if err := json.Unmarshal(raw, &w); err != nil {
+				return fmt.Errorf("webhook %q: %w", id, err)
+			}
+			next, _ := hookNext(t.btx, id)
+			rec, err := ix.sealHook(&w, next)
+			if err != nil {
+				return err
+			}
+			if err := t.putJSON(bucketWebhookRecords, id, rec); err != nil {
+				return err
+			}
+			if err := t.b(bucketWebhooks).Delete(id); err != nil {
+				return err
+			}
+			if err := t.b(bucketHookState).Put(id, seqKey(next)); err != nil {
+				return err
+			}
+			_, err = t.Record(library.Event{Time: now.UTC(), Actor: "reliquary", Type: EvWebhookSealed, Subject: w.ID,
+				Data: map[string]any{"id": w.ID, "host": rec.Host, "types": rec.Types}})
+			return err
+		})
+		if err != nil {
+			return moved, err
+		}
+		moved++
+	}
+	return moved, nil
 }
