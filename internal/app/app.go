@@ -246,6 +246,9 @@ func (a *App) Run(ctx context.Context) error {
 				if err := a.bootstrap(ctx); err != nil {
 					a.log.Error("bootstrap admin after catching up", "err", err)
 				}
+				if err := a.Index.CheckWebhookSecrets(); err != nil { // this node will not deliver them
+					a.log.Error("webhook records after catching up", "err", err)
+				}
 			})
 		})
 	}

@@ -268,9 +268,14 @@ func (l *Lease) create(ctx context.Context, e uint64, state json.RawMessage, rel
 	_, err = l.cfg.Store.Put(ctx, storage.LeaseKey(l.cfg.Name, e), bytes.NewReader(raw), int64(len(raw)),
 		storage.PutOptions{ContentType: "application/json"})
 	if errors.Is(err, storage.ErrExists) {
-		return false, nil
-	}
-	if err != nil {
+		// Ours already, when an earlier attempt whose answer was lost
+		// (a timeout) wrote it: settled by reading it back.
+		mine, left, rerr := l.mine(ctx, e)
+		if rerr != nil || !mine {
+			return false, rerr
+		}
+		sent = time.Now().Add(left - l.cfg.TTL)
+	} else if err != nil {
 		return false, fmt.Errorf("lease %s epoch %d: %w", l.cfg.Name, e, err)
 	}
 	// An epoch number re-created after pruning would be stale: ours must
@@ -294,6 +299,24 @@ func (l *Lease) create(ctx context.Context, e uint64, state json.RawMessage, rel
 		}
 	}
 	return true, nil
+}
+
+// mine reads epoch e back: whether this node wrote it, and how long it
+// has left by this node's clock.
+func (l *Lease) mine(ctx context.Context, e uint64) (bool, time.Duration, error) {
+	rc, _, err := l.cfg.Store.Get(ctx, storage.LeaseKey(l.cfg.Name, e), 0, -1)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, 0, nil
+	}
+	if err != nil {
+		return false, 0, err
+	}
+	defer rc.Close()
+	var rec Record
+	if err := json.NewDecoder(io.LimitReader(rc, maxRecord)).Decode(&rec); err != nil || rec.Holder != l.cfg.Holder {
+		return false, 0, nil
+	}
+	return true, rec.Expires.Sub(l.cfg.Now()), nil
 }
 
 // deadlineCtx is ctx bounded by the lease's deadline.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -248,5 +249,60 @@ func TestConfigRefused(t *testing.T) {
 		if _, err := lease.New(cfg); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}
+	}
+}
+
+// lostAnswers stores every Put but answers the next n of them with a
+// timeout, as when a response is lost on the network.
+type lostAnswers struct {
+	storage.BlobStore
+	n atomic.Int32
+}
+
+func (s *lostAnswers) Put(ctx context.Context, key string, r io.Reader, size int64, o storage.PutOptions) (storage.Info, error) {
+	in, err := s.BlobStore.Put(ctx, key, r, size, o)
+	if err == nil && s.n.Add(-1) >= 0 {
+		return storage.Info{}, fmt.Errorf("answer lost: %w", context.DeadlineExceeded)
+	}
+	return in, err
+}
+
+// A renewal whose answer was lost is settled by reading the epoch back:
+// the retry finds its own epoch and keeps the lease; another node's
+// epoch is not mistaken for ours.
+func TestLostAnswerSettledByReadingBack(t *testing.T) {
+	base, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	st := &lostAnswers{BlobStore: base}
+	ctx := context.Background()
+	a := newLease(t, st, "a", 3*time.Second)
+	if ok, err := a.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("acquire: %v %v", ok, err)
+	}
+	st.n.Store(1)
+	if err := a.Renew(ctx, json.RawMessage(`{"n":1}`)); err == nil {
+		t.Fatal("a lost answer was not reported")
+	}
+	if err := a.Renew(ctx, json.RawMessage(`{"n":1}`)); err != nil {
+		t.Fatalf("retry of a renewal that was written: %v", err)
+	}
+	if !a.Held() || a.Epoch() != 2 {
+		t.Fatalf("held %v at epoch %d, want epoch 2", a.Held(), a.Epoch())
+	}
+	// b writes epoch 3 behind a's back (as after a's expiry): a's renewal
+	// of epoch 3 is refused, not taken for its own.
+	b := newLease(t, base, "b", 3*time.Second)
+	raw, _ := json.Marshal(lease.Record{Holder: "b", Expires: time.Now().Add(time.Minute)})
+	if _, err := base.Put(ctx, storage.LeaseKey("webhooks", 3), strings.NewReader(string(raw)), int64(len(raw)), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Renew(ctx, nil); !errors.Is(err, lease.ErrLost) {
+		t.Fatalf("a renewed over b's epoch: %v", err)
+	}
+	if ok, _ := b.TryAcquire(ctx); !ok {
+		t.Fatal("b could not take back its own unexpired epoch")
 	}
 }
