@@ -316,6 +316,15 @@ func TestClusterWebhooksOncePerCluster(t *testing.T) {
 	if h := holders(nodes, webhookLease); len(h) != 1 || h[0] != "a" {
 		t.Fatalf("webhook lease holders %v, want [a]", h)
 	}
+	for _, n := range nodes {
+		want := `reliquary_lease_held{lease="webhooks"} 0`
+		if n == a {
+			want = `reliquary_lease_held{lease="webhooks"} 1`
+		}
+		if _, m := n.call(t, "GET", "/metrics", ""); !strings.Contains(string(m), want) {
+			t.Fatalf("%s /metrics lacks %s", n.name, want)
+		}
+	}
 	waitFor(t, "one retention lease holder", 3*testLeaseTTL, func() bool { return len(holders(nodes, retentionLease)) == 1 })
 	for range 10 { // sampled over two renewals: never two holders
 		if h := holders(nodes, retentionLease); len(h) > 1 {

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/reliquary/reliquary/internal/lease"
 	"github.com/reliquary/reliquary/internal/secrets"
 )
@@ -81,7 +83,23 @@ func (a *App) newLeases(nodeID string) error {
 		return l
 	}
 	a.WebhookLease, a.RetentionLease = mk(LeaseWebhooks), mk(LeaseRetention)
-	return err
+	if err != nil {
+		return err
+	}
+	for _, l := range []struct {
+		name string
+		l    *lease.Lease
+	}{{LeaseWebhooks, a.WebhookLease}, {LeaseRetention, a.RetentionLease}} {
+		a.API.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reliquary_lease_held",
+			Help:        "1 while this node holds the cluster lease (webhooks: deliveries; retention: the retention loop).",
+			ConstLabels: prometheus.Labels{"lease": l.name}}, func() float64 {
+			if l.l.Held() {
+				return 1
+			}
+			return 0
+		}))
+	}
+	return nil
 }
 
 // webhookLeaseState is what the webhook lease carries from holder to
