@@ -76,13 +76,17 @@ func loadSecretsKey(cfg Config) (*secrets.Key, error) {
 // newLeases makes the webhook and retention leases of this node.
 func (a *App) newLeases(nodeID string) error {
 	var err error
-	mk := func(name string) *lease.Lease {
+	mk := func(name string, observe func(json.RawMessage)) *lease.Lease {
 		l, e := lease.New(lease.Config{Store: a.Store, Name: name, Holder: nodeID, TTL: a.cfg.LeaseTTL,
-			Skew: a.cfg.LeaseSkew, Log: a.log, Now: a.cfg.Now})
+			Skew: a.cfg.LeaseSkew, Log: a.log, Now: a.cfg.Now, Observe: observe})
 		err = errors.Join(err, e)
 		return l
 	}
-	a.WebhookLease, a.RetentionLease = mk(LeaseWebhooks), mk(LeaseRetention)
+	// A node that does not deliver follows the holder's cursors, so its
+	// GET /webhooks shows the cluster's delivered_seq (as of the last
+	// renewal).
+	a.WebhookLease = mk(LeaseWebhooks, func(state json.RawMessage) { a.seedHookCursors(state) })
+	a.RetentionLease = mk(LeaseRetention, nil)
 	if err != nil {
 		return err
 	}
@@ -114,15 +118,7 @@ type webhookLeaseState struct {
 // overlap when the lease changes hands.
 func (a *App) runWebhooks(ctx context.Context) {
 	a.WebhookLease.Run(ctx, func(ctx context.Context, prev json.RawMessage) {
-		var st webhookLeaseState
-		if len(prev) > 0 {
-			if err := json.Unmarshal(prev, &st); err != nil {
-				a.log.Warn("webhook lease state unreadable; resuming from this node's cursors", "err", err)
-			}
-		}
-		if err := a.Index.SeedHookCursors(st.Hooks); err != nil {
-			a.log.Error("webhook lease: resume cursors", "err", err)
-		}
+		a.seedHookCursors(prev)
 		a.dispatcher.Run(ctx)
 	}, func() json.RawMessage {
 		cur, err := a.Index.HookCursors()
@@ -133,6 +129,22 @@ func (a *App) runWebhooks(ctx context.Context) {
 		raw, _ := json.Marshal(webhookLeaseState{Hooks: cur})
 		return raw
 	})
+}
+
+// seedHookCursors moves this node's hook cursors forward to those of a
+// webhook lease state.
+func (a *App) seedHookCursors(state json.RawMessage) {
+	if len(state) == 0 {
+		return
+	}
+	var st webhookLeaseState
+	if err := json.Unmarshal(state, &st); err != nil {
+		a.log.Warn("webhook lease state unreadable; keeping this node's cursors", "err", err)
+		return
+	}
+	if err := a.Index.SeedHookCursors(st.Hooks); err != nil {
+		a.log.Error("webhook lease: take over cursors", "err", err)
+	}
 }
 
 // runRetention runs the retention loop while this node holds the

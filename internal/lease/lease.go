@@ -81,6 +81,11 @@ type Config struct {
 	Log  *slog.Logger
 	// Now is the wall clock written into epochs (time.Now).
 	Now func() time.Time
+	// Observe, when set, is given the state of another holder's live
+	// epoch each time this node finds the lease taken (every TTL/3 in
+	// Run): a node that does not hold the lease can still show the work's
+	// progress. It must not block.
+	Observe func(state json.RawMessage)
 }
 
 // Lease is one node's side of a named lease. Its methods are safe for
@@ -206,6 +211,9 @@ func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 	var state json.RawMessage
 	if rec != nil {
 		if rec.Holder != l.cfg.Holder && !l.cfg.Now().After(rec.Expires.Add(l.cfg.Skew)) {
+			if l.cfg.Observe != nil && len(rec.State) > 0 {
+				l.cfg.Observe(rec.State)
+			}
 			return false, nil
 		}
 		state = rec.State

@@ -306,3 +306,32 @@ func TestLostAnswerSettledByReadingBack(t *testing.T) {
 		t.Fatal("b could not take back its own unexpired epoch")
 	}
 }
+
+// A node that finds the lease taken is shown the holder's state.
+func TestObserveHolderState(t *testing.T) {
+	st, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	a := newLease(t, st, "a", 3*time.Second)
+	var seen []string
+	b, err := lease.New(lease.Config{Store: st, Name: "webhooks", Holder: "b", TTL: 3 * time.Second, Skew: 100 * time.Millisecond,
+		Log: slog.New(slog.DiscardHandler), Observe: func(s json.RawMessage) { seen = append(seen, string(s)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := a.TryAcquire(ctx); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if err := a.Renew(ctx, json.RawMessage(`{"hooks":{"wh_1":17}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := b.TryAcquire(ctx); ok {
+		t.Fatal("b took a live lease")
+	}
+	if len(seen) != 1 || seen[0] != `{"hooks":{"wh_1":17}}` {
+		t.Fatalf("b observed %q", seen)
+	}
+}
