@@ -2,15 +2,10 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -23,39 +18,6 @@ const (
 	LeaseWebhooks  = "webhooks"
 	LeaseRetention = "retention"
 )
-
-// nodeIDFile keeps a node's id across restarts, so a restarted node takes
-// back its own lease at once instead of waiting for it to expire.
-const nodeIDFile = "node-id"
-
-// loadNodeID returns cfg's node id, else the data dir's, generated on
-// first start.
-func loadNodeID(dataDir, given string) (string, error) {
-	if given != "" {
-		return given, nil
-	}
-	p := filepath.Join(dataDir, nodeIDFile)
-	if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) != "" {
-		return strings.TrimSpace(string(b)), nil
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("read node id: %w", err)
-	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	id := "node-" + hex.EncodeToString(b[:])
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return loadNodeID(dataDir, given)
-	}
-	if err != nil {
-		return "", fmt.Errorf("create node id: %w", err)
-	}
-	_, err = f.WriteString(id + "\n")
-	if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
-		return "", fmt.Errorf("write node id: %w", err)
-	}
-	return id, nil
-}
 
 // loadSecretsKey reads --secrets-key, or the data dir's generated key.
 func loadSecretsKey(cfg Config) (*secrets.Key, error) {
