@@ -89,7 +89,11 @@ type clusterEnv struct {
 	t          *testing.T
 	s3cfg      s3.Config
 	secretsKey string // the key file every node is given
+	// offset moves every node's library clock (retention ages).
+	offset atomic.Int64
 }
+
+func (e *clusterEnv) now() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
 
 func newClusterEnv(t *testing.T) *clusterEnv {
 	m := testenv.StartMinIO(t)
@@ -130,7 +134,7 @@ func (e *clusterEnv) start(name, dir, signingFrom, secretsKey string) (*node, er
 		WebhookAllowPrivate: true, MirrorInterval: 20 * time.Millisecond, WebhookPoll: 50 * time.Millisecond,
 		WebhookMinBackoff: 20 * time.Millisecond, WebhookMaxBackoff: 100 * time.Millisecond,
 		LeaseTTL: testLeaseTTL, LeaseSkew: 100 * time.Millisecond, RetentionInterval: 50 * time.Millisecond,
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: testLogger(name), Now: e.now})
 	if err != nil {
 		return nil, err
 	}
@@ -141,9 +145,14 @@ func (e *clusterEnv) start(name, dir, signingFrom, secretsKey string) (*node, er
 	var once sync.Once
 	n.stop = func() {
 		once.Do(func() {
+			t0 := time.Now()
 			cancel()
 			<-ran
+			t1 := time.Now()
 			n.hs.Close()
+			if d := time.Since(t0); d > 2*time.Second {
+				t.Logf("stopping %s took %s (workers %s)", name, d, t1.Sub(t0))
+			}
 			if err := a.Close(); err != nil {
 				t.Error(err)
 			}
@@ -243,6 +252,7 @@ func holders(ns []*node, of func(*app.App) *lease.Lease) []string {
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
+	defer func(t0 time.Time) { t.Logf("waited %s for %s", time.Since(t0).Round(time.Millisecond), what) }(time.Now())
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -471,4 +481,12 @@ func checkBucketClean(t *testing.T, st storage.BlobStore) {
 			t.Errorf("the bucket's journal carries %q", f)
 		}
 	}
+}
+
+// testLogger shows warnings when RELIQUARY_TEST_LOG is set.
+func testLogger(name string) *slog.Logger {
+	if os.Getenv("RELIQUARY_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", name)
 }

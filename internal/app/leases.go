@@ -40,7 +40,7 @@ func (a *App) newLeases(nodeID string) error {
 	var err error
 	mk := func(name string, observe func(json.RawMessage)) *lease.Lease {
 		l, e := lease.New(lease.Config{Store: a.Store, Name: name, Holder: nodeID, TTL: a.cfg.LeaseTTL,
-			Skew: a.cfg.LeaseSkew, Log: a.log, Now: a.cfg.Now, Observe: observe})
+			Skew: a.cfg.LeaseSkew, Log: a.log, Observe: observe}) // wall clock, never the library's test clock
 		err = errors.Join(err, e)
 		return l
 	}
