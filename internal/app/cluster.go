@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -149,7 +150,8 @@ func (f *follower) pull(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if err := f.ix.AppendJournal(evs); err != nil {
+		k, err := f.ix.ApplyCommitted(evs)
+		if err != nil {
 			if errors.Is(err, journal.ErrBroken) {
 				ferr := fmt.Errorf("the bucket's journal object %s does not continue this node's chain (a fork, or another library's bucket): %w",
 					storage.JournalKey(head+1), err)
@@ -158,7 +160,7 @@ func (f *follower) pull(ctx context.Context) (int, error) {
 			}
 			return n, err
 		}
-		n += len(evs)
+		n += k
 		f.applied.Notify()
 	}
 }
@@ -201,7 +203,9 @@ func (f *follower) run(ctx context.Context) {
 	}
 }
 
-// WaitForSeq implements library.Cluster.
+// WaitForSeq implements library.Cluster: it reads the bucket's journal at
+// once (not at the next poll) and again until event n is applied or ctx
+// ends.
 func (f *follower) WaitForSeq(ctx context.Context, n uint64) error {
 	for {
 		wake := f.applied.Wait()
@@ -212,9 +216,10 @@ func (f *follower) WaitForSeq(ctx context.Context, n uint64) error {
 		if head >= n {
 			return nil
 		}
-		select {
-		case f.poke <- struct{}{}:
-		default:
+		if f.Err() == nil {
+			if k, err := f.pull(ctx); err == nil && k > 0 {
+				continue
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -241,15 +246,29 @@ func (f *follower) SyncToBucketHead(ctx context.Context) error {
 // NodeIDFile holds a node's generated id under its data dir.
 const NodeIDFile = "node-id"
 
+var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$`)
+
+// ValidateNodeID checks a --node-id: 1-64 letters, digits, '.', '_' or
+// '-', not starting with '.' (it names objects in the bucket).
+func ValidateNodeID(id string) error {
+	if !nodeIDPattern.MatchString(id) {
+		return fmt.Errorf("%q must be 1-64 letters, digits, '.', '_' or '-', not starting with '.'", id)
+	}
+	return nil
+}
+
 // loadNodeID is --node-id, or the id kept in <data-dir>/node-id (made on
 // first start).
 func loadNodeID(dataDir, flag string) (string, error) {
 	if flag != "" {
-		return flag, nil
+		return flag, ValidateNodeID(flag)
 	}
 	path := filepath.Join(dataDir, NodeIDFile)
 	if b, err := os.ReadFile(path); err == nil {
 		if id := strings.TrimSpace(string(b)); id != "" {
+			if err := ValidateNodeID(id); err != nil {
+				return "", fmt.Errorf("node id in %s: %w", path, err)
+			}
 			return id, nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {

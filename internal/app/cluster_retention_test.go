@@ -34,7 +34,7 @@ func TestClusterRetentionRunsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodes := []*node{a, b, c}
+	nodes := []*lnode{a, b, c}
 	code, body := b.call(t, "POST", "/webhooks", fmt.Sprintf(`{"url":%q,"secret":%q}`, hook.URL+hookPath+"?"+hookQuery, hookSecret))
 	if code != 201 {
 		t.Fatalf("create webhook through b: %d %s", code, body)

@@ -75,8 +75,8 @@ func (c *cutStore) Delete(ctx context.Context, key string) error {
 	return c.BlobStore.Delete(ctx, key)
 }
 
-// node is one app.New server of a test cluster.
-type node struct {
+// lnode is one app.New server of a test cluster.
+type lnode struct {
 	name  string
 	dir   string
 	a     *app.App
@@ -118,7 +118,7 @@ func (e *clusterEnv) newStore() *cutStore {
 
 // start wires and runs a node on dir; signingFrom, when set, is the data
 // dir whose signing key it shares (a node joining a cluster).
-func (e *clusterEnv) start(name, dir, signingFrom, secretsKey string) (*node, error) {
+func (e *clusterEnv) start(name, dir, signingFrom, secretsKey string) (*lnode, error) {
 	t := e.t
 	if signingFrom != "" {
 		pem, err := os.ReadFile(filepath.Join(signingFrom, signing.DefaultKeyFile))
@@ -138,7 +138,7 @@ func (e *clusterEnv) start(name, dir, signingFrom, secretsKey string) (*node, er
 	if err != nil {
 		return nil, err
 	}
-	n := &node{name: name, dir: dir, a: a, hs: httptest.NewServer(a.Handler()), store: st}
+	n := &lnode{name: name, dir: dir, a: a, hs: httptest.NewServer(a.Handler()), store: st}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() { defer close(ran); _ = a.Run(ctx) }()
@@ -162,7 +162,7 @@ func (e *clusterEnv) start(name, dir, signingFrom, secretsKey string) (*node, er
 	return n, nil
 }
 
-func (n *node) call(t *testing.T, method, path, body string) (int, []byte) {
+func (n *lnode) call(t *testing.T, method, path, body string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, n.hs.URL+"/api/v1"+path, strings.NewReader(body))
 	if err != nil {
@@ -179,7 +179,7 @@ func (n *node) call(t *testing.T, method, path, body string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-func (n *node) mirrored(t *testing.T) {
+func (n *lnode) mirrored(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for n.a.Mirror.Lag() > 0 && time.Now().Before(deadline) {
@@ -239,7 +239,7 @@ func (rc *receiver) missing(from, to uint64) []uint64 {
 	return out
 }
 
-func holders(ns []*node, of func(*app.App) *lease.Lease) []string {
+func holders(ns []*lnode, of func(*app.App) *lease.Lease) []string {
 	var out []string
 	for _, n := range ns {
 		if of(n.a).Held() {
@@ -316,8 +316,8 @@ func TestClusterWebhooksOncePerCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodes := []*node{a, b, c}
-	for _, n := range []*node{b, c} {
+	nodes := []*lnode{a, b, c}
+	for _, n := range []*lnode{b, c} {
 		hooks, _, err := n.a.Index.Webhooks()
 		if err != nil || len(hooks) != 1 || hooks[0].URL != hookURL || hooks[0].Secret != hookSecret {
 			t.Fatalf("%s knows hooks %+v (%v)", n.name, hooks, err)
@@ -352,7 +352,7 @@ func TestClusterWebhooksOncePerCluster(t *testing.T) {
 	waitFor(t, "20 deliveries", 20*time.Second, func() bool { d, _ := rc.count(); return d >= 20 })
 	// b and c deliver nothing (their delivery logs stay empty) but follow
 	// a's cursors through the lease: their GET /webhooks shows progress.
-	for _, n := range []*node{b, c} {
+	for _, n := range []*lnode{b, c} {
 		waitFor(t, n.name+" to follow the holder's cursor", 3*testLeaseTTL, func() bool {
 			_, body := n.call(t, "GET", "/webhooks", "")
 			var l struct {
@@ -373,7 +373,7 @@ func TestClusterWebhooksOncePerCluster(t *testing.T) {
 		h := holders(nodes, webhookLease)
 		return len(h) == 1 && h[0] != "a"
 	})
-	var holder, last *node
+	var holder, last *lnode
 	if b.a.WebhookLease.Held() {
 		holder, last = b, c
 	} else {
