@@ -91,6 +91,9 @@ func TestWebhookRecordsSealedInTheJournal(t *testing.T) {
 		t.Fatalf("next %d, state %v, creation event %d", next, state, evs[len(evs)-1].Seq)
 	}
 
+	if rep, err := ix.VerifyDeep(t.TempDir()); err != nil || !rep.OK {
+		t.Fatalf("deep verify: %+v %v", rep, err)
+	}
 	re := rebuildFrom(t, ix)
 	if err := re.CheckWebhookSecrets(); err == nil {
 		t.Fatal("an index without the key passed the check")
@@ -186,6 +189,9 @@ func TestSealLocalWebhooks(t *testing.T) {
 	evs, _ := ix.EventsAfter(0, 0)
 	if len(evs) != 1 || evs[0].Type != EvWebhookSealed || strings.Contains(string(evs[0].Data), "T0SECRETPATH") {
 		t.Fatalf("events %+v", evs)
+	}
+	if rep, err := ix.VerifyDeep(t.TempDir()); err != nil || !rep.OK {
+		t.Fatalf("deep verify after the move: %+v %v", rep, err)
 	}
 	re := rebuildFrom(t, ix)
 	re.SetSecrets(testSecretsKey(t, 1))
