@@ -28,8 +28,7 @@ type DeepReport struct {
 // deepBuckets are the buckets a replay of the journal must reproduce
 // exactly: every journaled bucket, and the signed log's tree and
 // statement index. (Node-local webhooks of the older bucket, delivery
-// state, the statement cache and meta
-// are not derived from the journal.)
+// state, the statement cache and meta are not derived from the journal.)
 func deepBuckets() [][]byte {
 	var out [][]byte
 	for _, b := range allBuckets {
