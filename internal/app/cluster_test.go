@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/reliquary/reliquary/internal/app"
+	"github.com/reliquary/reliquary/internal/index"
 	"github.com/reliquary/reliquary/internal/journal"
+	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/internal/testenv"
 	"github.com/reliquary/reliquary/storage"
@@ -565,4 +567,41 @@ func TestClusterRefusesOtherSigningKey(t *testing.T) {
 	}
 	// The library's key starts.
 	startNode(t, newStore(t), a.dir, false)
+}
+
+// TestClusterPublishesTheIndexTail: events an index holds that the bucket
+// lacks (written before the bucket was the commit point, or offline by
+// `token reset-admin`) are committed to the bucket at start, so another
+// node sees them; the index's next write follows them.
+func TestClusterPublishesTheIndexTail(t *testing.T) {
+	newStore := fsCluster(t)
+	dir := t.TempDir()
+	ix, err := index.Open(filepath.Join(dir, "index.db"), index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := library.New(library.Config{Repo: ix})
+	if _, err := lib.BootstrapAdmin(t.Context(), testenv.AdminSecret); err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	st := newStore(t)
+	if has, _ := journal.HasJournal(t.Context(), st); has {
+		t.Fatal("the bucket has a journal before the node started")
+	}
+	a, err := app.New(t.Context(), app.Config{DataDir: dir, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	a2 := startNode(t, st, dir, false)
+	_, seq := a2.createProduct("hr")
+	if seq != 2 {
+		t.Fatalf("the first write after the tail: seq %d, want 2", seq)
+	}
+	b := startNode(t, newStore(t), dir, false)
+	if code, body, _ := b.do("GET", "/api/v1/products/hr", "", "X-Reliquary-Min-Seq", "2"); code != 200 {
+		t.Fatalf("another node with the admin token of the published tail: %d %s", code, body)
+	}
+	sameChain(t, a2, b)
 }

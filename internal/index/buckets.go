@@ -255,6 +255,13 @@ var (
 //	idx_sha256  <sha256 hex> 0x00 <product> 0x00 <semver key> → {}
 var bucketIdxSHA256 = []byte("idx_sha256")
 
+// The bucket's journal as the commit point (commit.go, DESIGN §9).
+//
+//	meta  "journal_committed" → uint64 BE: every event up to it is in the
+//	      bucket's journal, ending on a commit object's last event (absent
+//	      in an index written before: the mirror cursor says it)
+var keyJournalCommitted = []byte("journal_committed")
+
 // Webhook records (webhook_records.go), journaled so every node and a
 // rebuild know every hook; the URL and secret travel sealed under
 // --secrets-key. The older, node-local "webhooks" bucket (clear, never

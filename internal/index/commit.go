@@ -45,6 +45,11 @@ func (ix *Index) SetCommitter(c Committer, catchUp func(ctx context.Context) err
 // calls run under it, and a seq recorder carried by it
 // (library.WithSeqRecorder) learns the seq of the last event committed.
 func (ix *Index) UpdateContext(ctx context.Context, fn func(library.WriteTx) error) error {
+	if ix.committer != nil {
+		if err := ix.PublishTail(ctx); err != nil {
+			return err
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		t := &tx{}
 		err := ix.db.Update(func(btx *bolt.Tx) error {
@@ -56,7 +61,10 @@ func (ix *Index) UpdateContext(ctx context.Context, fn func(library.WriteTx) err
 				return errUnrecorded
 			}
 			if ix.committer != nil && len(t.events) > 0 {
-				return ix.committer.Commit(ctx, t.events)
+				if err := ix.committer.Commit(ctx, t.events); err != nil {
+					return err
+				}
+				return btx.Bucket(bucketMeta).Put(keyJournalCommitted, seqKey(t.events[len(t.events)-1].Seq))
 			}
 			return nil
 		})
@@ -100,4 +108,61 @@ func (ix *Index) UpdateContext(ctx context.Context, fn func(library.WriteTx) err
 		}
 		return nil
 	}
+}
+
+// CommittedSeq is the last event known to be in the bucket's journal.
+func (ix *Index) CommittedSeq() (uint64, error) {
+	var seq uint64
+	err := ix.db.View(func(btx *bolt.Tx) error {
+		meta := btx.Bucket(bucketMeta)
+		v := meta.Get(keyJournalCommitted)
+		if len(v) != 8 {
+			v = meta.Get(keyMirrorCursor) // an index from before the commit point: the mirror's
+		}
+		if len(v) == 8 {
+			seq = seqFromKey(v)
+		}
+		return nil
+	})
+	return seq, err
+}
+
+// PublishTail commits to the bucket the events this index holds beyond
+// CommittedSeq: written before the bucket became the commit point (the
+// asynchronous mirror had not copied them yet) or offline (`reliquary
+// token reset-admin`). Each goes as its own object, byte for byte what
+// the mirror wrote; one already there with the same bytes is fine. One
+// the bucket holds with other content means the index forked from the
+// bucket: a *journal.ForeignJournalError, nothing written. Nothing else
+// commits until the tail is in the bucket.
+func (ix *Index) PublishTail(ctx context.Context) error {
+	committed, err := ix.CommittedSeq()
+	if err != nil {
+		return err
+	}
+	head, _, err := ix.Head()
+	if err != nil || head <= committed {
+		return err
+	}
+	ix.publishMu.Lock()
+	defer ix.publishMu.Unlock()
+	evs, err := ix.EventsAfter(committed, 0)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if err := ix.committer.Commit(ctx, []*journal.Event{e}); err != nil {
+			if errors.Is(err, ErrLostRace) {
+				return fmt.Errorf("publish this index's event %d to the bucket: %w", e.Seq,
+					&journal.ForeignJournalError{Seq: e.Seq, Fix: journal.ForeignJournalFix})
+			}
+			return fmt.Errorf("publish this index's event %d to the bucket: %w", e.Seq, err)
+		}
+		if err := ix.db.Update(func(btx *bolt.Tx) error {
+			return btx.Bucket(bucketMeta).Put(keyJournalCommitted, seqKey(e.Seq))
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -40,6 +41,7 @@ type Index struct {
 	// (commit.go); nil: local commits only.
 	committer Committer
 	catchUp   func(ctx context.Context) error
+	publishMu sync.Mutex
 }
 
 var _ library.Repo = (*Index)(nil)
