@@ -107,6 +107,9 @@ func (a *App) seedHookCursors(state json.RawMessage) {
 	if err := a.Index.SeedHookCursors(st.Hooks); err != nil {
 		a.log.Error("webhook lease: take over cursors", "err", err)
 	}
+	if _, err := a.Index.PruneHookState(); err != nil { // hooks deleted through another node
+		a.log.Warn("webhook lease: prune the state of deleted hooks", "err", err)
+	}
 }
 
 // runRetention runs the retention loop while this node holds the

@@ -222,3 +222,36 @@ func (ix *Index) SealLocalWebhooks(now time.Time) (int, error) {
 	}
 	return moved, nil
 }
+
+// PruneHookState removes the delivery state and log of hooks that no
+// longer exist here: hooks deleted through another node, whose deletion
+// this node applied from the journal. It returns how many hooks it pruned.
+func (ix *Index) PruneHookState() (int, error) {
+	pruned := 0
+	err := ix.db.Update(func(btx *bolt.Tx) error {
+		var gone [][]byte
+		if err := btx.Bucket(bucketHookState).ForEach(func(k, _ []byte) error {
+			if _, ok := hookNext(btx, k); !ok {
+				gone = append(gone, clone(k))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, id := range gone {
+			if err := btx.Bucket(bucketHookState).Delete(id); err != nil {
+				return err
+			}
+			prefix := append(clone(id), sep)
+			c := btx.Bucket(bucketHookLog).Cursor()
+			for k, _ := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+			}
+		}
+		pruned = len(gone)
+		return nil
+	})
+	return pruned, err
+}

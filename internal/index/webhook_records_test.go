@@ -155,6 +155,28 @@ func TestSeedHookCursors(t *testing.T) {
 	if next, _, _ := ix.HookNext("wh_1"); next != 41 {
 		t.Fatalf("next after delivering 40: %d", next)
 	}
+
+	// The hook is deleted through another node: this one applies the
+	// record's deletion from the journal; its own state and log go at
+	// the next prune.
+	if d, _ := ix.Deliveries("wh_1", 10); len(d) != 1 {
+		t.Fatalf("delivery log before the prune: %+v", d)
+	}
+	if n, err := ix.PruneHookState(); err != nil || n != 0 {
+		t.Fatalf("pruned %d live hooks: %v", n, err)
+	}
+	if err := ix.db.Update(func(btx *bolt.Tx) error { return btx.Bucket(bucketWebhookRecords).Delete([]byte("wh_1")) }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ix.PruneHookState(); err != nil || n != 1 {
+		t.Fatalf("pruned %d: %v", n, err)
+	}
+	if d, _ := ix.Deliveries("wh_1", 10); len(d) != 0 {
+		t.Fatalf("the deleted hook's log is left: %+v", d)
+	}
+	if _, ok, _ := ix.HookNext("wh_1"); ok {
+		t.Fatal("the deleted hook still has a next seq")
+	}
 }
 
 // A node-local hook of the older "webhooks" bucket is moved into a sealed
