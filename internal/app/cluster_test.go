@@ -39,11 +39,11 @@ type node struct {
 }
 
 // clusterStores opens one store per node on one bucket (or one directory).
-type storeFactory func(t *testing.T) storage.BlobStore
+type storeFactory func(t testing.TB) storage.BlobStore
 
-func fsCluster(t *testing.T) storeFactory {
+func fsCluster(t testing.TB) storeFactory {
 	dir := filepath.Join(t.TempDir(), "blobs")
-	return func(t *testing.T) storage.BlobStore {
+	return func(t testing.TB) storage.BlobStore {
 		st, err := fs.New(dir)
 		if err != nil {
 			t.Fatal(err)
@@ -53,9 +53,9 @@ func fsCluster(t *testing.T) storeFactory {
 	}
 }
 
-func s3Cluster(t *testing.T) storeFactory {
+func s3Cluster(t testing.TB) storeFactory {
 	cfg := testenv.SharedMinIO(t).Config(t)
-	return func(t *testing.T) storage.BlobStore {
+	return func(t testing.TB) storage.BlobStore {
 		st, err := s3.New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -195,7 +195,7 @@ func waitAll(t *testing.T, seq uint64, nodes ...*node) {
 // the seq it was acknowledged with, and each contested name was created
 // exactly once (the others got 409 PRODUCT_EXISTS after re-deciding).
 func TestClusterWritersThroughAllNodes(t *testing.T) {
-	for name, mk := range map[string]func(*testing.T) storeFactory{"fs": fsCluster, "s3": s3Cluster} {
+	for name, mk := range map[string]func(testing.TB) storeFactory{"fs": fsCluster, "s3": s3Cluster} {
 		t.Run(name, func(t *testing.T) {
 			newStore := mk(t)
 			n0 := startNode(t, newStore(t), "", true)
@@ -405,7 +405,7 @@ func countCommits(t *testing.T, store storage.BlobStore, typ, subject string) in
 // and acknowledges it: committed exactly once, applied once. The same
 // with the answer lost on a PUT that did not land is retried.
 func TestClusterUnknownOutcome(t *testing.T) {
-	for name, mk := range map[string]func(*testing.T) storeFactory{"fs": fsCluster, "s3": s3Cluster} {
+	for name, mk := range map[string]func(testing.TB) storeFactory{"fs": fsCluster, "s3": s3Cluster} {
 		t.Run(name, func(t *testing.T) {
 			newStore := mk(t)
 			fst := &faultyStore{BlobStore: newStore(t)}
@@ -604,4 +604,10 @@ func TestClusterPublishesTheIndexTail(t *testing.T) {
 		t.Fatalf("another node with the admin token of the published tail: %d %s", code, body)
 	}
 	sameChain(t, a2, b)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopShared()
+	os.Exit(code)
 }

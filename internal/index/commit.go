@@ -32,7 +32,7 @@ var ErrLostRace = errors.New("another node committed this journal seq first")
 
 // commitRetries bounds how often a transaction that lost the race is
 // re-decided before the write is refused (503).
-const commitRetries = 8
+const commitRetries = 24
 
 // SetCommitter makes every Update commit through c; catchUp brings the
 // index level with the bucket after a lost race (the follower's pull). Set
@@ -44,12 +44,24 @@ func (ix *Index) SetCommitter(c Committer, catchUp func(ctx context.Context) err
 // UpdateContext is Update with the request's context: the commit's store
 // calls run under it, and a seq recorder carried by it
 // (library.WithSeqRecorder) learns the seq of the last event committed.
+//
+// With a committer, concurrent writes are committed in groups
+// (group_commit.go): one bbolt transaction and one journal object for all
+// the transactions that queued while the previous group committed.
 func (ix *Index) UpdateContext(ctx context.Context, fn func(library.WriteTx) error) error {
 	if ix.committer != nil {
 		if err := ix.PublishTail(ctx); err != nil {
 			return err
 		}
+		return ix.groupDo(ctx, fn)
 	}
+	return ix.updateSolo(ctx, fn)
+}
+
+// updateSolo runs one transaction on its own: a transaction a group could
+// not take (it refused, so the group ran without it), and every write of
+// an index without a committer.
+func (ix *Index) updateSolo(ctx context.Context, fn func(library.WriteTx) error) error {
 	for attempt := 0; ; attempt++ {
 		t := &tx{}
 		err := ix.db.Update(func(btx *bolt.Tx) error {
@@ -77,13 +89,7 @@ func (ix *Index) UpdateContext(ctx context.Context, fn func(library.WriteTx) err
 					return fmt.Errorf("journal commit: catch up after a lost race: %w", errors.Join(cerr, storage.ErrUnavailable))
 				}
 			}
-			if attempt > 0 { // two nodes racing again: step apart
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(5*time.Millisecond)))):
-				}
-			}
+			time.Sleep(raceBackoff(attempt)) // nodes racing again: step apart
 			continue // re-run fn against the new state: it re-decides
 		}
 		if err != nil && !errors.Is(err, storage.ErrUnavailable) && ix.catchUp != nil && attempt+1 < commitRetries && ctx.Err() == nil {
@@ -165,4 +171,10 @@ func (ix *Index) PublishTail(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// raceBackoff is a random pause after the attempt-th lost race (0-based):
+// up to 2 ms, doubling each time, at most 100 ms.
+func raceBackoff(attempt int) time.Duration {
+	return time.Duration(rand.Int64N(int64(min(100*time.Millisecond, (2*time.Millisecond)<<min(attempt, 6)))))
 }

@@ -42,6 +42,7 @@ type Index struct {
 	committer Committer
 	catchUp   func(ctx context.Context) error
 	publishMu sync.Mutex
+	group     groupQueue // group_commit.go
 }
 
 var _ library.Repo = (*Index)(nil)
