@@ -137,6 +137,7 @@ FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNam
 FUZZ_TARGETS += ./internal/evidence:FuzzParse
 FUZZ_TARGETS += ./internal/library:FuzzRolloutPlan
 FUZZ_TARGETS += ./internal/journal:FuzzDecodeObject
+FUZZ_TARGETS += ./internal/secrets:FuzzOpen
 FUZZTIME ?= 1m
 
 fuzz-short:

@@ -65,6 +65,9 @@ func TestNoSecretsInFeeds(t *testing.T) {
 	if !strings.Contains(string(r.body), `"secret_hash":"`+journal.Redacted+`"`) {
 		t.Errorf("/audit does not mark the redacted secret hash: %s", clip(string(r.body)))
 	}
+	if !strings.Contains(string(r.body), `"sealed":"`+journal.Redacted+`"`) {
+		t.Errorf("/audit does not mark the webhook record's sealed URL and secret redacted: %s", clip(string(r.body)))
+	}
 	var rep journal.VerifyReport
 	admin.json("GET", "/audit/verify", nil).must(t, 200).decode(t, &rep)
 	if !rep.OK {

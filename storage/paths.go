@@ -15,6 +15,7 @@ import "fmt"
 //	journal/<20-digit seq>.json                         (the journal's commit objects, DESIGN §9)
 //	probe/<node>-<random>.json                          (the start-up create-only probe, deleted at once)
 //	journal/segments/<20-digit first>-<20-digit last>.jsonl  (the same events, 1,000 a file)
+//	leases/<name>/<20-digit epoch>.json                 (cluster leases of internal/lease: webhooks, retention)
 //
 // Product slugs, versions, artifact and baseline names are validated by the
 // domain before they reach these functions; the results are still checked by
@@ -95,4 +96,14 @@ const ProbePrefix = "probe/"
 // ProbeKey is one start-up probe object of node.
 func ProbeKey(node, random string) string {
 	return ProbePrefix + node + "-" + random + ".json"
+}
+
+// LeasePrefix is the folder of one cluster lease's epochs (internal/lease):
+//
+//	leases/<name>/<20-digit epoch>.json   ({holder, expires, state}, create-only)
+func LeasePrefix(name string) string { return "leases/" + name + "/" }
+
+// LeaseKey holds epoch epoch of the lease name.
+func LeaseKey(name string, epoch uint64) string {
+	return fmt.Sprintf("%s%020d.json", LeasePrefix(name), epoch)
 }

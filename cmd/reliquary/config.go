@@ -73,6 +73,9 @@ type serveConfig struct {
 	// NodeID names this node in a cluster (DESIGN §9; "": generated and
 	// kept in <data-dir>/node-id).
 	NodeID string `yaml:"node-id"`
+	// SecretsKey is the file of the key sealing webhook URLs and secrets
+	// in the journal (DESIGN §8); every node of a cluster needs the same.
+	SecretsKey string `yaml:"secrets-key"`
 }
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
@@ -101,6 +104,7 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, private, link-local and unique-local addresses (trusted networks only)")
 	fs.StringVar(&c.S3PublicEndpoint, "s3-public-endpoint", "", "S3 address that downloaders reach, named in presigned URLs with --downloads redirect: host:port or https://host[:port] (default --s3-endpoint)")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in a cluster of nodes on one bucket: 1-64 letters, digits, '.', '_' or '-' (default: a random id kept in <data-dir>/node-id)")
+	fs.StringVar(&c.SecretsKey, "secrets-key", "", "file of the key (32 random bytes as 64 hex characters: openssl rand -hex 32) that seals webhook URLs and secrets in the journal; give every node of a cluster the same file (default: generated as --data-dir/secrets.key)")
 }
 
 // bindStoreFlags binds the settings that locate the index and the store

@@ -22,6 +22,7 @@ import (
 	"github.com/reliquary/reliquary/internal/evidence"
 	"github.com/reliquary/reliquary/internal/index"
 	"github.com/reliquary/reliquary/internal/journal"
+	"github.com/reliquary/reliquary/internal/lease"
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/internal/signing"
@@ -85,6 +86,14 @@ type Config struct {
 	// NodeID is --node-id: this node's name in a cluster ("": a random id
 	// kept in <DataDir>/node-id).
 	NodeID string
+
+	// SecretsKey is --secrets-key: the file of the key that seals webhook
+	// URLs and secrets in the journal ("": <DataDir>/secrets.key,
+	// generated on first start). Every node of a cluster needs the same.
+	SecretsKey string
+	// LeaseTTL and LeaseSkew tune the webhook and retention leases (0:
+	// lease.DefaultTTL, lease.DefaultSkew).
+	LeaseTTL, LeaseSkew time.Duration
 }
 
 // App is a wired server. Its fields are for the caller's inspection (tests,
@@ -109,6 +118,10 @@ type App struct {
 	follower   *follower
 	dispatcher *journal.Dispatcher
 	statements *transparency.StatementWorker
+
+	// WebhookLease and RetentionLease decide which node of a cluster
+	// delivers webhooks and runs retention.
+	WebhookLease, RetentionLease *lease.Lease
 }
 
 // New opens the index under cfg.DataDir, brings it level with the bucket's
@@ -152,6 +165,21 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 			catchup.set(err)
 		} else if err != nil {
 			log.Warn("cannot publish this index's last events to the bucket yet; the next write does", "err", err)
+		}
+	}
+	secretsKey, err := loadSecretsKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ix.SetSecrets(secretsKey)
+	if err := ix.CheckWebhookSecrets(); err != nil {
+		return nil, err
+	}
+	if !catchup.pending() {
+		if n, err := ix.SealLocalWebhooks(time.Now()); err != nil {
+			return nil, fmt.Errorf("move node-local webhooks into the journal: %w", err)
+		} else if n > 0 {
+			log.Info("moved node-local webhooks into the journal, sealed under the secrets key", "webhooks", n)
 		}
 	}
 
@@ -216,6 +244,9 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		MinBackoff: cfg.WebhookMinBackoff, MaxBackoff: cfg.WebhookMaxBackoff, Poll: cfg.WebhookPoll,
 		AllowPrivate: cfg.WebhookAllowPrivate}
 	a.statements = &transparency.StatementWorker{Log: a.Log, Events: ix, Notifier: a.Notifier, Logger: log}
+	if err := a.newLeases(nodeID); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -250,13 +281,16 @@ func (a *App) Run(ctx context.Context) error {
 				if err := a.bootstrap(ctx); err != nil {
 					a.log.Error("bootstrap admin after catching up", "err", err)
 				}
+				if err := a.Index.CheckWebhookSecrets(); err != nil { // this node will not deliver them
+					a.log.Error("webhook records after catching up", "err", err)
+				}
 			})
 		})
 	}
 	wg.Go(func() { a.follower.run(ctx) })
 	wg.Go(func() { a.Mirror.Run(ctx) })
-	wg.Go(func() { a.dispatcher.Run(ctx) })
-	wg.Go(func() { a.Lib.RetentionLoop(ctx, a.cfg.RetentionInterval) })
+	wg.Go(func() { a.runWebhooks(ctx) })  // on the webhook lease's holder only
+	wg.Go(func() { a.runRetention(ctx) }) // on the retention lease's holder only
 	wg.Go(func() { a.Lib.RunTokenMaintenance(ctx, a.cfg.TokenMaintenanceInterval) })
 	wg.Go(func() { a.statements.Run(ctx) })
 	wg.Wait()

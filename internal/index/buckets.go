@@ -261,3 +261,15 @@ var bucketIdxSHA256 = []byte("idx_sha256")
 //	      bucket's journal, ending on a commit object's last event (absent
 //	      in an index written before: the mirror cursor says it)
 var keyJournalCommitted = []byte("journal_committed")
+
+// Webhook records (webhook_records.go), journaled so every node and a
+// rebuild know every hook; the URL and secret travel sealed under
+// --secrets-key. The older, node-local "webhooks" bucket (clear, never
+// journaled) is still read for hooks registered before it.
+//
+//	webhook_records <hook id> → webhookRecord JSON {id, host, types, created_by, created_at, products, start, sealed}
+var bucketWebhookRecords = []byte("webhook_records")
+
+func init() {
+	allBuckets = append(allBuckets, bucketWebhookRecords)
+}

@@ -27,8 +27,8 @@ type DeepReport struct {
 
 // deepBuckets are the buckets a replay of the journal must reproduce
 // exactly: every journaled bucket, and the signed log's tree and
-// statement index. (Webhooks, delivery state, the statement cache and meta
-// are not derived from the journal.)
+// statement index. (Node-local webhooks of the older bucket, delivery
+// state, the statement cache and meta are not derived from the journal.)
 func deepBuckets() [][]byte {
 	var out [][]byte
 	for _, b := range allBuckets {

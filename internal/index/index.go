@@ -11,6 +11,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/reliquary/reliquary/internal/journal"
 	"github.com/reliquary/reliquary/internal/library"
+	"github.com/reliquary/reliquary/internal/secrets"
 )
 
 // SchemaVersion is the index layout this build reads and writes.
@@ -33,6 +35,8 @@ type Index struct {
 	db *bolt.DB
 	// onCommit, when set, is told about events after their commit.
 	onCommit func([]*journal.Event)
+	// secrets seals webhook records (SetSecrets, webhook_records.go).
+	secrets atomic.Pointer[secrets.Key]
 	// committer and catchUp commit through the bucket's journal
 	// (commit.go); nil: local commits only.
 	committer Committer

@@ -11,15 +11,16 @@ import (
 	"github.com/reliquary/reliquary/internal/library"
 )
 
-// Webhooks live outside the journaled buckets (their secrets must never
-// reach the journal or the bucket mirror); their creation and deletion are
-// journaled as events without the secret.
+// Webhooks are journaled records whose URL and secret are sealed under
+// --secrets-key (webhook_records.go); their delivery state and log are
+// each node's own (the webhook lease carries the cursors between nodes).
 
 // maxDeliveryLog is how many deliveries are kept per hook.
 const maxDeliveryLog = 200
 
 // CreateWebhook stores a hook that starts after the current journal head,
-// and records ev in the same transaction.
+// and records ev in the same transaction. The hook's record, URL and
+// secret sealed under the secrets key, travels in ev's change set.
 func (ix *Index) CreateWebhook(w *journal.Webhook, ev library.Event) error {
 	return ix.Update(func(ltx library.WriteTx) error {
 		t := ltx.(*tx)
@@ -27,14 +28,14 @@ func (ix *Index) CreateWebhook(w *journal.Webhook, ev library.Event) error {
 		if err != nil {
 			return err
 		}
-		raw, err := json.Marshal(w)
+		// The creation event itself is not delivered to the new hook.
+		rec, err := ix.sealHook(w, head+1)
 		if err != nil {
 			return err
 		}
-		if err := t.b(bucketWebhooks).Put([]byte(w.ID), raw); err != nil {
+		if err := t.putJSON(bucketWebhookRecords, []byte(w.ID), rec); err != nil {
 			return err
 		}
-		// The creation event itself is not delivered to the new hook.
 		if err := t.b(bucketHookState).Put([]byte(w.ID), seqKey(head+1)); err != nil {
 			return err
 		}
@@ -47,8 +48,14 @@ func (ix *Index) CreateWebhook(w *journal.Webhook, ev library.Event) error {
 func (ix *Index) DeleteWebhook(id string, ev library.Event) error {
 	return ix.Update(func(ltx library.WriteTx) error {
 		t := ltx.(*tx)
-		if t.b(bucketWebhooks).Get([]byte(id)) == nil {
+		inRecords := t.b(bucketWebhookRecords).Get([]byte(id)) != nil
+		if !inRecords && t.b(bucketWebhooks).Get([]byte(id)) == nil {
 			return &library.DetailedError{Err: journal.ErrWebhookNotFound, Msg: fmt.Sprintf("webhook %q not found", id)}
+		}
+		if inRecords {
+			if err := t.del(bucketWebhookRecords, []byte(id)); err != nil {
+				return err
+			}
 		}
 		if err := t.b(bucketWebhooks).Delete([]byte(id)); err != nil {
 			return err
@@ -68,11 +75,25 @@ func (ix *Index) DeleteWebhook(id string, ev library.Event) error {
 	})
 }
 
-// Webhooks lists every hook with the seq it has delivered up to.
+// Webhooks lists every hook with the seq it has delivered up to: the
+// journaled records (unsealed with the secrets key), then the node-local
+// hooks registered before records existed.
 func (ix *Index) Webhooks() ([]*journal.Webhook, map[string]uint64, error) {
 	var out []*journal.Webhook
 	state := map[string]uint64{}
 	err := ix.db.View(func(btx *bolt.Tx) error {
+		if err := btx.Bucket(bucketWebhookRecords).ForEach(func(k, v []byte) error {
+			w, _, err := ix.openHook(v)
+			if err != nil {
+				return fmt.Errorf("webhook record %q: %w", k, err)
+			}
+			out = append(out, w)
+			next, _ := hookNext(btx, k)
+			state[w.ID] = next - 1
+			return nil
+		}); err != nil {
+			return err
+		}
 		return btx.Bucket(bucketWebhooks).ForEach(func(k, v []byte) error {
 			var w journal.Webhook
 			if err := json.Unmarshal(v, &w); err != nil {
@@ -93,9 +114,7 @@ func (ix *Index) HookNext(id string) (uint64, bool, error) {
 	var next uint64
 	var ok bool
 	err := ix.db.View(func(btx *bolt.Tx) error {
-		if s := btx.Bucket(bucketHookState).Get([]byte(id)); len(s) == 8 {
-			next, ok = seqFromKey(s), true
-		}
+		next, ok = hookNext(btx, []byte(id))
 		return nil
 	})
 	return next, ok, err
@@ -106,7 +125,7 @@ func (ix *Index) HookNext(id string) (uint64, bool, error) {
 // meanwhile is left alone.
 func (ix *Index) AdvanceHook(id string, seq uint64, d *journal.Delivery) error {
 	return ix.db.Update(func(btx *bolt.Tx) error {
-		if btx.Bucket(bucketWebhooks).Get([]byte(id)) == nil {
+		if _, ok := hookNext(btx, []byte(id)); !ok {
 			return nil
 		}
 		if d != nil {

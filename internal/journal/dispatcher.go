@@ -69,6 +69,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		}
 		live := map[string]bool{}
 		for _, h := range hooks {
+			if h.Unreadable != "" {
+				continue // sealed under another --secrets-key: not ours to deliver
+			}
 			live[h.ID] = true
 			d.mu.Lock()
 			if _, ok := d.workers[h.ID]; !ok {

@@ -91,8 +91,8 @@ const Redacted = "[redacted]"
 
 // Redact is the event as /audit shows it (DESIGN §8 "No secrets in
 // feeds"): secret hashes in its index changes (a token's secret_hash, the
-// key of the token-hash index) and the URL of a webhook event are replaced
-// by "[redacted]"; a webhook event keeps the URL's host as "host". The
+// key of the token-hash index), a webhook record's sealed URL and secret
+// and the URL of a webhook event are replaced by "[redacted]"; a webhook event keeps the URL's host as "host". The
 // stored event is untouched, so the chain still verifies on the server and
 // offline; a redacted event's hash no longer matches its served body.
 func Redact(e *Event) *Event {
@@ -165,7 +165,9 @@ func redactChange(c map[string]json.RawMessage) bool {
 	var value map[string]json.RawMessage
 	if raw, ok := c["value"]; ok && json.Unmarshal(raw, &value) == nil {
 		vc := false
-		for _, k := range []string{"secret", "secret_hash"} {
+		// "sealed": a webhook record's URL and secret, sealed under
+		// --secrets-key (the bucket's journal needs it; no feed does).
+		for _, k := range []string{"secret", "secret_hash", "sealed"} {
 			if _, ok := value[k]; ok {
 				value[k], _ = json.Marshal(Redacted)
 				vc = true

@@ -17,6 +17,7 @@ func FuzzRedact(f *testing.F) {
 	f.Add("token.created", `{"id":"tok_1","changes":[{"bucket":"tokens","key":"dG9r","value":{"secret_hash":"abcdef0123"}},{"bucket":"token_hashes","key":"q83v","value":"\"tok_1\""}]}`)
 	f.Add("webhook.created", `{"id":"wh_1","url":"https://hooks.example.com/services/SECRETPATH?k=SECRETQUERY","types":[]}`)
 	f.Add("release.created", `{"version":"1.0.0","changes":[{"bucket":"releases","key":"eA==","value":{"notes":"x"}}]}`)
+	f.Add("webhook.created", `{"id":"wh_1","host":"h","changes":[{"bucket":"webhook_records","key":"d2hfMQ==","value":{"id":"wh_1","sealed":"v1:00:AAAA"}}]}`)
 	f.Add("x", `[1,2]`)
 	f.Add("x", `{"secret":"s3cr3tvalue","changes":"nope"}`)
 	f.Fuzz(func(t *testing.T, typ, data string) {
@@ -55,6 +56,9 @@ func FuzzRedact(f *testing.F) {
 			var v map[string]json.RawMessage
 			if json.Unmarshal(c["value"], &v) == nil {
 				check(v, "change value")
+				if s, ok := v["sealed"]; ok && string(s) != `"`+journal.Redacted+`"` {
+					t.Fatalf("change value sealed = %s after Redact", s)
+				}
 			}
 		}
 	})

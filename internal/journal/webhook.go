@@ -23,6 +23,10 @@ type Webhook struct {
 	// Products is the scope of the admin who registered the hook (empty:
 	// unscoped): the hook receives only events that scope may see.
 	Products []string `json:"products,omitempty"`
+	// Unreadable, when set, says why this node cannot unseal the hook's
+	// URL and secret (a record sealed under another --secrets-key): the
+	// hook is listed but not delivered to from here.
+	Unreadable string `json:"-"`
 }
 
 // Viewer is the hook's view of the journal: an admin with the scope of
