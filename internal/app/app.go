@@ -25,6 +25,7 @@ import (
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/snapshot"
 	"github.com/reliquary/reliquary/internal/transparency"
 	"github.com/reliquary/reliquary/storage"
 )
@@ -80,6 +81,12 @@ type Config struct {
 	WebhookMinBackoff, WebhookMaxBackoff time.Duration
 	WebhookPoll                          time.Duration
 	TokenMaintenanceInterval             time.Duration
+
+	// Index snapshots in the bucket (internal/snapshot; 0: its defaults):
+	// written once the bucket's newest is SnapshotEvery events behind the
+	// head, checked every SnapshotInterval.
+	SnapshotEvery    uint64
+	SnapshotInterval time.Duration
 }
 
 // App is a wired server. Its fields are for the caller's inspection (tests,
@@ -100,6 +107,7 @@ type App struct {
 	catchup    *catchUp
 	dispatcher *journal.Dispatcher
 	statements *transparency.StatementWorker
+	snapshots  *snapshot.Writer
 }
 
 // New opens the index under cfg.DataDir, brings it level with the bucket's
@@ -114,7 +122,11 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	ix, err := index.Open(filepath.Join(cfg.DataDir, "index.db"), index.Options{})
+	indexPath := filepath.Join(cfg.DataDir, "index.db")
+	if err := installSnapshot(ctx, cfg, indexPath, log); err != nil { // a fresh node: snapshot.go
+		return nil, err
+	}
+	ix, err := index.Open(indexPath, index.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +186,9 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		MinBackoff: cfg.WebhookMinBackoff, MaxBackoff: cfg.WebhookMaxBackoff, Poll: cfg.WebhookPoll,
 		AllowPrivate: cfg.WebhookAllowPrivate}
 	a.statements = &transparency.StatementWorker{Log: a.Log, Events: ix, Notifier: a.Notifier, Logger: log}
+	a.snapshots = &snapshot.Writer{Index: ix, Store: cfg.Store, Signer: signer, Log: log,
+		Ready: func() error { return errors.Join(catchup.Err(), a.Mirror.Err()) },
+		Every: cfg.SnapshotEvery, Interval: cfg.SnapshotInterval}
 	return a, nil
 }
 
@@ -198,7 +213,8 @@ func (a *App) Handler() http.Handler { return a.API.Handler() }
 
 // Run runs every background worker — a pending catch-up (then the
 // bootstrap admin), the journal's mirror, the webhook dispatcher, the
-// retention loop, token maintenance and the release statement worker —
+// retention loop, token maintenance, the release statement worker and the
+// bucket's index snapshots —
 // until ctx ends, then waits for them to stop.
 func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -216,6 +232,7 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Go(func() { a.Lib.RetentionLoop(ctx, a.cfg.RetentionInterval) })
 	wg.Go(func() { a.Lib.RunTokenMaintenance(ctx, a.cfg.TokenMaintenanceInterval) })
 	wg.Go(func() { a.statements.Run(ctx) })
+	wg.Go(func() { a.snapshots.Run(ctx) })
 	wg.Wait()
 	return nil
 }

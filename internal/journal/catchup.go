@@ -66,10 +66,11 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 			return 0, err
 		}
 	}
-	units, err := mirrorUnits(ctx, store)
-	if err != nil || len(units) == 0 {
+	t, err := readTail(ctx, store, head)
+	if err != nil || len(t.units) == 0 {
 		return 0, err
 	}
+	units := t.units
 	bucketLast := units[len(units)-1].last
 	// Where both have events, the last common seq must hold the same event.
 	if at := min(head, bucketLast); at > 0 {
@@ -84,7 +85,7 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 			}
 			want = evs[0].Hash
 		}
-		have, err := bucketEvent(ctx, store, units, at)
+		have, err := t.event(ctx, store, at)
 		if err != nil {
 			return 0, err
 		}
@@ -113,7 +114,7 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 		if u.last <= head {
 			continue
 		}
-		evs, err := readUnit(ctx, store, u)
+		evs, err := t.read(ctx, store, u)
 		if err != nil {
 			return n, err
 		}
@@ -134,21 +135,6 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 		}
 	}
 	return n, flush()
-}
-
-// bucketEvent reads the event seq from the mirror (nil when no object
-// holds it).
-func bucketEvent(ctx context.Context, store storage.BlobStore, units []mirrorUnit, seq uint64) (*Event, error) {
-	for _, u := range units {
-		if u.first <= seq && seq <= u.last {
-			evs, err := readUnit(ctx, store, u)
-			if err != nil {
-				return nil, err
-			}
-			return evs[seq-u.first], nil
-		}
-	}
-	return nil, nil
 }
 
 // HasJournal reports whether the bucket holds any mirrored event.
