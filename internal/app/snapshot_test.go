@@ -100,6 +100,9 @@ func sameLibrary(t *testing.T, want, got *app.App, wantURL, gotURL, token string
 	ws, wh, err1 := want.Index.Head()
 	gs, gh, err2 := got.Index.Head()
 	if err1 != nil || err2 != nil || ws != gs || wh != gh {
+		if e, err := want.Index.Event(ws); err == nil {
+			t.Logf("event %d: %s %s by %s", ws, e.Type, e.Subject, e.Actor)
+		}
 		t.Fatalf("journal head: want %d %s (%v), got %d %s (%v)", ws, wh, err1, gs, gh, err2)
 	}
 	for _, p := range []string{"/api/v1/products?limit=1000", fmt.Sprintf("/api/v1/events?after=%d", ws-20),
@@ -131,6 +134,7 @@ func TestFreshNodeCatchesUpFromASnapshotOnMinIO(t *testing.T) {
 	var token string
 	a, err := app.New(ctx, app.Config{DataDir: dirA, Store: store, MirrorInterval: 10 * time.Millisecond,
 		SnapshotEvery: 40, SnapshotInterval: 20 * time.Millisecond, WebhookAllowPrivate: true,
+		TokenMaintenanceInterval: time.Hour, // no token.used events while the nodes are compared
 		AdminTokenGenerated: func(s string) { token = s }})
 	if err != nil {
 		t.Fatal(err)
@@ -196,8 +200,40 @@ func TestFreshNodeCatchesUpFromASnapshotOnMinIO(t *testing.T) {
 		t.Errorf("node B's webhooks: %d %s (node-local: not carried by the snapshot)", code, body)
 	}
 
-	// Corrupt the newest snapshot (one byte), and forge one at the head
-	// signed with another key.
+
+	// Forge a snapshot at the head signed with another key. The forgery
+	// is a genuine image of the index at the head: only the
+	// signature's key is wrong.
+	snap, err := a.Index.WriteClusterSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	genuine, err := os.ReadFile(snap.Path)
+	os.Remove(snap.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, headHash := snap.Seq, snap.Hash
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	forger, err := signing.NewSigner(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := snapshot.Statement{Format: snapshot.Format, Seq: head, HeadHash: headHash, Size: int64(len(genuine)),
+		SHA256: fmt.Sprintf("%x", sha256.Sum256(genuine)), KeyID: forger.KeyID()}
+	sig, err := forger.Sign(ctx, st.Message())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Signature = base64.StdEncoding.EncodeToString(sig)
+	raw, _ := json.Marshal(st)
+	for k, v := range map[string][]byte{storage.SnapshotKey(head): genuine, storage.SnapshotSigKey(head): raw} {
+		if _, err := store.Put(ctx, k, bytes.NewReader(v), int64(len(v)), storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Then corrupt the newest genuine snapshot (one byte). (Forged first:
+	// node A, still running, sees a snapshot at its head and writes none.)
 	if err := store.Delete(ctx, storage.SnapshotKey(newest)); err != nil {
 		t.Fatal(err)
 	}
@@ -205,25 +241,6 @@ func TestFreshNodeCatchesUpFromASnapshotOnMinIO(t *testing.T) {
 	bad[len(bad)/2] ^= 0xff
 	if _, err := store.Put(ctx, storage.SnapshotKey(newest), bytes.NewReader(bad), int64(len(bad)), storage.PutOptions{}); err != nil {
 		t.Fatal(err)
-	}
-	head, headHash, _ := a.Index.Head()
-	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	forger, err := signing.NewSigner(other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := snapshot.Statement{Format: snapshot.Format, Seq: head, HeadHash: headHash, Size: int64(len(body)),
-		SHA256: fmt.Sprintf("%x", sha256.Sum256(body)), KeyID: forger.KeyID()}
-	sig, err := forger.Sign(ctx, st.Message())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Signature = base64.StdEncoding.EncodeToString(sig)
-	raw, _ := json.Marshal(st)
-	for k, v := range map[string][]byte{storage.SnapshotKey(head): body, storage.SnapshotSigKey(head): raw} {
-		if _, err := store.Put(ctx, k, bytes.NewReader(v), int64(len(v)), storage.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
 	}
 	c, hsC, logC := freshNode(t, dirA, store)
 	out := logC.String()

@@ -38,7 +38,7 @@ func Install(ctx context.Context, store storage.BlobStore, v Verifier, dst strin
 	}
 	part := dst + ".snapshot"
 	for _, l := range have {
-		if !l.sig {
+		if !l.complete() {
 			continue
 		}
 		n, err := fetch(ctx, store, v, l.Seq, part)

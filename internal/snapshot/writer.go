@@ -93,8 +93,11 @@ func (w *Writer) Run(ctx context.Context) {
 type Listed struct {
 	Seq     uint64
 	ModTime time.Time
-	sig     bool
+	db, sig bool
 }
+
+// complete says both objects are there.
+func (l Listed) complete() bool { return l.db && l.sig }
 
 // List returns the bucket's snapshots, newest (highest seq) first, and
 // whether each has its statement.
@@ -114,7 +117,7 @@ func List(ctx context.Context, store storage.BlobStore) ([]Listed, error) {
 		}
 		switch i.Key {
 		case storage.SnapshotKey(seq):
-			l.ModTime = i.ModTime
+			l.ModTime, l.db = i.ModTime, true
 		case storage.SnapshotSigKey(seq):
 			l.sig = true
 		}
@@ -145,7 +148,7 @@ func (w *Writer) Pass(ctx context.Context) (uint64, error) {
 	var newest uint64
 	var newestAt time.Time
 	for _, l := range have {
-		if l.sig {
+		if l.complete() {
 			newest, newestAt = l.Seq, l.ModTime
 			break
 		}
@@ -242,7 +245,7 @@ func (w *Writer) prune(ctx context.Context) error {
 			}
 			continue
 		}
-		if l.sig {
+		if l.complete() {
 			kept++
 		}
 	}
