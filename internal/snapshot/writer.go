@@ -172,12 +172,20 @@ func (w *Writer) write(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	defer os.Remove(snap.Path)
-	// The bucket must hold the head event (the mirror may lag the index):
-	// the snapshot is of the bucket's journal, and installing it must
-	// leave nothing to mirror.
-	e, err := journal.BucketEvent(ctx, w.Store, snap.Seq)
+	return Publish(ctx, w.Store, w.Signer, snap)
+}
+
+// Publish uploads a snapshot file made by index.WriteClusterSnapshot as
+// snapshots/<seq>.db, create-only, then its signed statement. It returns
+// the seq, or 0 when the bucket does not hold the head event yet (the
+// mirror lags the index: try later) or another node's snapshot of that
+// seq is already there (theirs stands; no statement is written for it).
+func Publish(ctx context.Context, store storage.BlobStore, signer Signer, snap *index.ClusterSnapshot) (uint64, error) {
+	// The bucket must hold the head event: the snapshot is of the
+	// bucket's journal, and installing it must leave nothing to mirror.
+	e, err := journal.BucketEvent(ctx, store, snap.Seq)
 	if errors.Is(err, storage.ErrNotFound) {
-		return 0, nil // next time
+		return 0, nil
 	}
 	if err != nil {
 		return 0, err
@@ -196,8 +204,8 @@ func (w *Writer) write(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	st := &Statement{Format: Format, Seq: snap.Seq, HeadHash: snap.Hash, Size: size,
-		SHA256: hex.EncodeToString(h.Sum(nil)), KeyID: w.Signer.KeyID()}
-	sig, err := w.Signer.Sign(ctx, st.Message())
+		SHA256: hex.EncodeToString(h.Sum(nil)), KeyID: signer.KeyID()}
+	sig, err := signer.Sign(ctx, st.Message())
 	if err != nil {
 		return 0, err
 	}
@@ -209,14 +217,14 @@ func (w *Writer) write(ctx context.Context) (uint64, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return 0, err
 	}
-	_, err = w.Store.Put(ctx, storage.SnapshotKey(snap.Seq), f, size, storage.PutOptions{ContentType: "application/octet-stream"})
+	_, err = store.Put(ctx, storage.SnapshotKey(snap.Seq), f, size, storage.PutOptions{ContentType: "application/octet-stream"})
 	if errors.Is(err, storage.ErrExists) {
-		return 0, nil // another node's snapshot of this seq: theirs stands
+		return 0, nil
 	}
 	if err != nil {
 		return 0, err
 	}
-	_, err = w.Store.Put(ctx, storage.SnapshotSigKey(snap.Seq), bytes.NewReader(raw), int64(len(raw)),
+	_, err = store.Put(ctx, storage.SnapshotSigKey(snap.Seq), bytes.NewReader(raw), int64(len(raw)),
 		storage.PutOptions{ContentType: "application/json"})
 	if err != nil {
 		return 0, fmt.Errorf("snapshot statement: %w", err)
