@@ -78,6 +78,7 @@ bench-go:
 	$(GO) test -run '^$$' -bench 'Retention100k' -benchtime 1x ./internal/library/
 	$(GO) test -run '^$$' -bench 'Resolve100k|InclusionProof100k|ConsistencyProof100k|LogAppend' -benchtime 2000x ./internal/index/
 	$(GO) test -run '^$$' -bench 'SignCheckpoint' ./internal/transparency/
+	$(GO) test -run '^$$' -bench 'Resolve1M' -benchtime 2000x -timeout 30m ./internal/index/
 
 # Web UI: p95 of every page with 100,000 releases in one product (§6, §10).
 .PHONY: bench-ui

@@ -70,8 +70,7 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 	if err != nil || len(t.units) == 0 {
 		return 0, err
 	}
-	units := t.units
-	bucketLast := units[len(units)-1].last
+	bucketLast := t.units[len(t.units)-1].last
 	// Where both have events, the last common seq must hold the same event.
 	if at := min(head, bucketLast); at > 0 {
 		want := hash
@@ -110,15 +109,13 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 		batch = batch[:0]
 		return nil
 	}
-	for _, u := range units {
-		if u.last <= head {
-			continue
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for r := range t.readAhead(ctx, store, head) {
+		if r.err != nil {
+			return n, r.err
 		}
-		evs, err := t.read(ctx, store, u)
-		if err != nil {
-			return n, err
-		}
-		for _, e := range evs {
+		for _, e := range r.evs {
 			if e.Seq <= head {
 				continue
 			}

@@ -167,3 +167,34 @@ func BucketEvent(ctx context.Context, store storage.BlobStore, seq uint64) (*Eve
 	}
 	return evs[seq-found.first], nil
 }
+
+// unitRead is one unit's events, read ahead.
+type unitRead struct {
+	evs []*Event
+	err error
+}
+
+// readAhead reads the units ending after seq in order, a couple ahead of
+// the consumer, so the replay of one overlaps the download and decoding
+// of the next. Cancel ctx to stop it early.
+func (t *tail) readAhead(ctx context.Context, store storage.BlobStore, after uint64) <-chan unitRead {
+	out := make(chan unitRead, 2)
+	go func() {
+		defer close(out)
+		for _, u := range t.units {
+			if u.last <= after {
+				continue
+			}
+			evs, err := t.read(ctx, store, u)
+			select {
+			case out <- unitRead{evs, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return out
+}
