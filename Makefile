@@ -138,6 +138,7 @@ FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNam
 FUZZ_TARGETS += ./internal/evidence:FuzzParse
 FUZZ_TARGETS += ./internal/library:FuzzRolloutPlan
 FUZZ_TARGETS += ./internal/snapshot:FuzzSnapshotStatement
+FUZZ_TARGETS += ./internal/journal:FuzzDecodeObject
 FUZZTIME ?= 1m
 
 fuzz-short:

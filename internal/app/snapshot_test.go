@@ -29,12 +29,6 @@ import (
 	"github.com/reliquary/reliquary/storage/s3"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.StopShared()
-	os.Exit(code)
-}
-
 // syncBuffer is a log sink several goroutines write to.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -148,30 +142,41 @@ func TestFreshNodeCatchesUpFromASnapshotOnMinIO(t *testing.T) {
 
 	const secret = "hook-secret-that-must-stay-on-this-node"
 	post(t, hsA.URL+"/api/v1/webhooks", token, `{"url":"http://127.0.0.1:9/hook","secret":"`+secret+`"}`)
-	// Five rounds of 45 events, each followed by a snapshot.
+	// Write until node A has written five snapshots after the first,
+	// watching the bucket: each at least 40 events after the one before,
+	// and never more than the three newest kept.
 	var listed []snapshot.Listed
-	var head uint64
-	for round := range 5 {
-		for i := round * 45; i < (round+1)*45; i++ {
-			post(t, hsA.URL+"/api/v1/products", token, fmt.Sprintf(`{"name":"p%03d"}`, i))
+	var seen []uint64
+	next := 0
+	for deadline := time.Now().Add(60 * time.Second); len(seen) < 6; {
+		if time.Now().After(deadline) {
+			t.Fatalf("snapshots seen: %v", seen)
 		}
-		head, _, _ = a.Index.Head()
-		for deadline := time.Now().Add(30 * time.Second); ; {
-			listed, err = snapshot.List(ctx, store)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(listed) > 0 && listed[0].Seq == head && len(listed) <= 3 || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
+		post(t, hsA.URL+"/api/v1/products", token, fmt.Sprintf(`{"name":"p%03d"}`, next))
+		next++
+		if listed, err = snapshot.List(ctx, store); err != nil {
+			t.Fatal(err)
+		}
+		if len(listed) > 0 && (len(seen) == 0 || listed[0].Seq > seen[len(seen)-1]) {
+			seen = append(seen, listed[0].Seq)
 		}
 	}
-	if len(listed) != 3 {
-		t.Fatalf("snapshots kept: %+v, want the 3 newest", listed)
+	for i := 2; i < len(seen); i++ {
+		if seen[i] < seen[i-1]+40 {
+			t.Fatalf("snapshots %v: not 40 events apart", seen)
+		}
 	}
-	if listed[0].Seq != head || listed[2].Seq < 3*45 {
-		t.Fatalf("head %d, snapshots %+v: not written every 40 events, or old ones not pruned", head, listed)
+	// The pruning follows the write: wait for it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if listed, err = snapshot.List(ctx, store); err != nil {
+			t.Fatal(err)
+		}
+		if len(listed) <= 3 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(listed) != 3 || listed[0].Seq != seen[len(seen)-1] || listed[2].Seq != seen[len(seen)-3] {
+		t.Fatalf("snapshots kept: %+v, want the 3 newest of %v", listed, seen)
 	}
 	newest, older := listed[0].Seq, listed[1].Seq
 	rc, _, err := store.Get(ctx, storage.SnapshotKey(newest), 0, -1)
@@ -184,7 +189,7 @@ func TestFreshNodeCatchesUpFromASnapshotOnMinIO(t *testing.T) {
 		t.Fatalf("snapshot %d: holds the webhook secret %v, holds the products %v", newest, bytes.Contains(body, []byte(secret)), bytes.Contains(body, []byte("p007")))
 	}
 	// A tail the snapshot does not hold.
-	for i := 225; i < 240; i++ {
+	for i := next; i < next+15; i++ {
 		post(t, hsA.URL+"/api/v1/products", token, fmt.Sprintf(`{"name":"p%03d"}`, i))
 	}
 	for deadline := time.Now().Add(10 * time.Second); a.Mirror.Lag() > 0 && time.Now().Before(deadline); {

@@ -31,8 +31,9 @@ type ClusterSnapshot struct {
 // transaction of the live index held — rewrites that copy without the
 // node-local buckets into a compact file (freed pages of the left-out
 // buckets are not carried over: a hook's secret cannot linger in them).
-// The snapshot's mirror cursor is its head: it is published only once the
-// bucket holds its head event, so every event up to it is there.
+// The snapshot's mirror cursor and committed seq are its head: it is
+// published only once the bucket holds its head event, so every event up
+// to it is there.
 func (ix *Index) WriteClusterSnapshot() (*ClusterSnapshot, error) {
 	dir := filepath.Dir(ix.db.Path())
 	raw, err := os.CreateTemp(dir, ".snapshot-copy-*.db")
@@ -90,8 +91,14 @@ func compactJournaled(src, dst string, head uint64) error {
 			}
 			return w.copyBucket([][]byte{name}, b)
 		})
+		// Every event up to the head is in the bucket (Publish checks the
+		// head event is there): the installing node must not publish any
+		// of them again.
 		if err == nil {
 			err = w.put([][]byte{bucketMeta}, keyMirrorCursor, seqKey(head))
+		}
+		if err == nil {
+			err = w.put([][]byte{bucketMeta}, keyJournalCommitted, seqKey(head))
 		}
 		if err == nil {
 			err = w.commit()

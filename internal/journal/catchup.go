@@ -158,12 +158,14 @@ func levelWithBucket(ctx context.Context, store storage.BlobStore, head uint64, 
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return false, err
 	}
-	evs, err := readUnit(ctx, store, mirrorUnit{key: storage.JournalKey(head), first: head, last: head})
+	evs, err := readUnit(ctx, store, mirrorUnit{key: storage.JournalKey(head), first: head, last: head, group: true})
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return false, nil
 	case err != nil:
 		return false, err
+	case len(evs) != 1:
+		return false, nil // a group commit ending past head: look closer
 	case evs[0].Hash != hash:
 		return false, &ForeignJournalError{Seq: head, Fix: ForeignJournalFix}
 	}
