@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,6 +19,7 @@ import (
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/internal/snapshot"
+	"github.com/reliquary/reliquary/storage"
 	"github.com/reliquary/reliquary/storage/fs"
 )
 
@@ -53,6 +56,17 @@ func TestRebuildFromSnapshot(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The events' commit objects, as a node's commit writes them.
+		evs, err := ix.EventsAfter(uint64(from), to-from) // product i is event i+1
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			raw, _ := json.Marshal(e)
+			if _, err := store.Put(t.Context(), storage.JournalKey(e.Seq), bytes.NewReader(raw), int64(len(raw)), storage.PutOptions{}); err != nil && !errors.Is(err, storage.ErrExists) {
+				t.Fatal(err)
+			}
 		}
 		m := &journal.Mirror{Source: ix, State: ix, Store: store, Notifier: journal.NewNotifier(), Log: slog.Default()}
 		for {
