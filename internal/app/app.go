@@ -221,7 +221,7 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		AllowPrivate: cfg.WebhookAllowPrivate}
 	a.statements = &transparency.StatementWorker{Log: a.Log, Events: ix, Notifier: a.Notifier, Logger: log}
 	a.snapshots = &snapshot.Writer{Index: ix, Store: cfg.Store, Signer: signer, Log: log,
-		Ready: func() error { return errors.Join(catchup.Err(), a.Mirror.Err()) },
+		Ready: func() error { return errors.Join(catchup.Err(), a.Mirror.Err(), follower.Err()) },
 		Every: cfg.SnapshotEvery, Interval: cfg.SnapshotInterval}
 	return a, nil
 }
