@@ -129,7 +129,7 @@ func TestFreshNodeCatchesUpFromASnapshotOnMinIO(t *testing.T) {
 	a, err := app.New(ctx, app.Config{DataDir: dirA, Store: store, MirrorInterval: 10 * time.Millisecond,
 		SnapshotEvery: 40, SnapshotInterval: 20 * time.Millisecond, WebhookAllowPrivate: true,
 		TokenMaintenanceInterval: time.Hour, // no token.used events while the nodes are compared
-		AdminTokenGenerated: func(s string) { token = s }})
+		AdminTokenGenerated:      func(s string) { token = s }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,6 @@ func TestFreshNodeCatchesUpFromASnapshotOnMinIO(t *testing.T) {
 	if code, body := get(t, hsB.URL+"/api/v1/webhooks", token); code != 200 || strings.Contains(body, "127.0.0.1:9") {
 		t.Errorf("node B's webhooks: %d %s (node-local: not carried by the snapshot)", code, body)
 	}
-
 
 	// Forge a snapshot at the head signed with another key. The forgery
 	// is a genuine image of the index at the head: only the
