@@ -192,6 +192,10 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	a = &App{Index: ix, Store: cfg.Store, Lib: lib, Signer: signer, Keyring: keyring, cfg: cfg, log: log, catchup: catchup,
 		NodeID: nodeID, follower: follower}
+	// Registered before the first commit (the bootstrap admin): a commit
+	// group's goroutine reads it.
+	a.Notifier = journal.NewNotifier()
+	ix.OnCommit(func([]*journal.Event) { a.Notifier.Notify() })
 	if !catchup.pending() {
 		if err := a.bootstrap(ctx); err != nil {
 			return nil, err
@@ -202,8 +206,6 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Notifier = journal.NewNotifier()
-	ix.OnCommit(func([]*journal.Event) { a.Notifier.Notify() })
 	a.Log = &transparency.Log{Tree: ix, Signer: signer, Store: cfg.Store}
 	a.Mirror = &journal.Mirror{Source: ix, State: ix, Store: cfg.Store, Notifier: a.Notifier, Log: log,
 		Interval: cfg.MirrorInterval, Checkpoint: a.Log.MirrorCheckpoint}
