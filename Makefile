@@ -78,6 +78,7 @@ bench-go:
 	$(GO) test -run '^$$' -bench 'Retention100k' -benchtime 1x ./internal/library/
 	$(GO) test -run '^$$' -bench 'Resolve100k|InclusionProof100k|ConsistencyProof100k|LogAppend' -benchtime 2000x ./internal/index/
 	$(GO) test -run '^$$' -bench 'SignCheckpoint' ./internal/transparency/
+	$(GO) test -run '^$$' -bench 'Resolve1M' -benchtime 2000x -timeout 30m ./internal/index/
 
 # Web UI: p95 of every page with 100,000 releases in one product (§6, §10).
 .PHONY: bench-ui
@@ -136,6 +137,7 @@ FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNam
 	./internal/journal:FuzzRedact ./internal/journal:FuzzWebhookTarget ./api:FuzzParseTicket
 FUZZ_TARGETS += ./internal/evidence:FuzzParse
 FUZZ_TARGETS += ./internal/library:FuzzRolloutPlan
+FUZZ_TARGETS += ./internal/snapshot:FuzzSnapshotStatement
 FUZZ_TARGETS += ./internal/journal:FuzzDecodeObject
 FUZZ_TARGETS += ./internal/secrets:FuzzOpen
 FUZZTIME ?= 1m

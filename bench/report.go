@@ -139,6 +139,7 @@ func (b *bench) report(w io.Writer) {
 		p("| 9 | %d clients × %s (%d releases with 60 KiB notes): server peak RSS, MiB | %s | | %s |", envInt("BENCH_LIST_CLIENTS", 16), l.what, b.listEvents,
 			b.fig(l.key, "%.0f"), verdictRSS)
 	}
+	b.reportCatchUp(p) // 10: catch-up of a new node (catchup.go)
 	b.cpuTable(p)
 	if len(b.samples["rebuild/cpu/minio"]) > 0 {
 		m, _ := b.med("rebuild/cpu/minio")

@@ -90,6 +90,21 @@ func JournalCheckpointKey(size uint64) string {
 	return fmt.Sprintf("%s%020d.txt", JournalCheckpointPrefix, size)
 }
 
+// SnapshotPrefix is the folder of the index snapshots a cluster's nodes
+// catch up from (DESIGN §9).
+const SnapshotPrefix = "snapshots/"
+
+// SnapshotKey holds the index snapshot at journal head seq (a bbolt file).
+func SnapshotKey(seq uint64) string {
+	return fmt.Sprintf("%s%020d.db", SnapshotPrefix, seq)
+}
+
+// SnapshotSigKey holds the signed statement of the snapshot at seq: its
+// size, SHA-256 and journal head, signed with the library's key.
+func SnapshotSigKey(seq uint64) string {
+	return SnapshotKey(seq) + ".sig"
+}
+
 // ProbePrefix is the folder of the start-up probe (DESIGN §9).
 const ProbePrefix = "probe/"
 

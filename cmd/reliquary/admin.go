@@ -146,6 +146,7 @@ func newIndexCmd() *cobra.Command {
 	var fromBucket bool
 	var out string
 	var sl signedLogFlags // --key, --retired-keys (cli_statement.go)
+	var fromSnapshot bool // rebuild_snapshot.go
 	var ro adminOutput
 	rebuild := &cobra.Command{
 		Use:   "rebuild --from-bucket",
@@ -173,11 +174,15 @@ not in the journal (their secrets never leave the index) and must be registered 
 				out = sc.indexPath()
 			}
 			start := time.Now()
-			next, err := sl.mirrorReader(cmd.Context(), store)
-			if err != nil {
-				return err
+			var n uint64
+			if fromSnapshot {
+				n, _, err = rebuildFromSnapshot(cmd.Context(), store, &sl, out, cmd.ErrOrStderr())
+			} else {
+				var next func() (*journal.Event, error)
+				if next, err = sl.mirrorReader(cmd.Context(), store); err == nil {
+					n, err = index.Rebuild(out, next)
+				}
 			}
-			n, err := index.Rebuild(out, next)
 			if err != nil {
 				return err
 			}
@@ -194,6 +199,7 @@ not in the journal (their secrets never leave the index) and must be registered 
 	sc.bind(rebuild)
 	rebuild.Flags().BoolVar(&fromBucket, "from-bucket", false, "read the journal mirror from the store")
 	rebuild.Flags().StringVar(&out, "out", "", "where to write the new index (default <data-dir>/index.db)")
+	rebuild.Flags().BoolVar(&fromSnapshot, "from-snapshot", false, "start from the newest index snapshot in the bucket (snapshots/) whose statement verifies with --key, then replay the journal after it")
 	sl.bind(rebuild, false)
 	ro.bind(rebuild, "table")
 	cmd.AddCommand(rebuild)

@@ -26,6 +26,7 @@ import (
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/internal/signing"
+	"github.com/reliquary/reliquary/internal/snapshot"
 	"github.com/reliquary/reliquary/internal/transparency"
 	"github.com/reliquary/reliquary/internal/ui"
 	"github.com/reliquary/reliquary/storage"
@@ -83,6 +84,12 @@ type Config struct {
 	WebhookPoll                          time.Duration
 	TokenMaintenanceInterval             time.Duration
 
+	// Index snapshots in the bucket (internal/snapshot; 0: its defaults):
+	// written once the bucket's newest is SnapshotEvery events behind the
+	// head, checked every SnapshotInterval.
+	SnapshotEvery    uint64
+	SnapshotInterval time.Duration
+
 	// NodeID is --node-id: this node's name in a cluster ("": a random id
 	// kept in <DataDir>/node-id).
 	NodeID string
@@ -122,6 +129,7 @@ type App struct {
 	// WebhookLease and RetentionLease decide which node of a cluster
 	// delivers webhooks and runs retention.
 	WebhookLease, RetentionLease *lease.Lease
+	snapshots  *snapshot.Writer
 }
 
 // New opens the index under cfg.DataDir, brings it level with the bucket's
@@ -136,7 +144,11 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	ix, err := index.Open(filepath.Join(cfg.DataDir, "index.db"), index.Options{})
+	indexPath := filepath.Join(cfg.DataDir, "index.db")
+	if err := installSnapshot(ctx, cfg, indexPath, log); err != nil { // a fresh node: snapshot.go
+		return nil, err
+	}
+	ix, err := index.Open(indexPath, index.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +232,9 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		JournalReady: func() error { return errors.Join(catchup.Err(), a.Mirror.Err(), follower.Err()) }})
 	*a = App{Index: ix, Store: cfg.Store, Lib: lib, Signer: signer, Keyring: keys, Notifier: notifier, Log: tlog,
 		cfg: cfg, log: log, catchup: catchup, NodeID: nodeID, follower: follower}
+	// Registered before the first commit (the bootstrap admin): a commit
+	// group's goroutine reads it.
+	ix.OnCommit(func([]*journal.Event) { a.Notifier.Notify() })
 	if !catchup.pending() {
 		if err := a.bootstrap(ctx); err != nil {
 			return nil, err
@@ -230,7 +245,6 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ix.OnCommit(func([]*journal.Event) { a.Notifier.Notify() })
 	a.Mirror = &journal.Mirror{Source: ix, State: ix, Store: cfg.Store, Notifier: a.Notifier, Log: log,
 		Interval: cfg.MirrorInterval, Checkpoint: a.Log.MirrorCheckpoint}
 	a.API = api.New(api.Config{Library: lib, PublicKeyPEM: signer.PublicKeyPEM(),
@@ -247,6 +261,9 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	if err := a.newLeases(nodeID); err != nil {
 		return nil, err
 	}
+	a.snapshots = &snapshot.Writer{Index: ix, Store: cfg.Store, Signer: signer, Log: log,
+		Ready: func() error { return errors.Join(catchup.Err(), a.Mirror.Err(), follower.Err()) },
+		Every: cfg.SnapshotEvery, Interval: cfg.SnapshotInterval}
 	return a, nil
 }
 
@@ -271,7 +288,8 @@ func (a *App) Handler() http.Handler { return a.API.Handler() }
 
 // Run runs every background worker — a pending catch-up (then the
 // bootstrap admin), the journal's mirror, the webhook dispatcher, the
-// retention loop, token maintenance and the release statement worker —
+// retention loop, token maintenance, the release statement worker and the
+// bucket's index snapshots —
 // until ctx ends, then waits for them to stop.
 func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -293,6 +311,7 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Go(func() { a.runRetention(ctx) }) // on the retention lease's holder only
 	wg.Go(func() { a.Lib.RunTokenMaintenance(ctx, a.cfg.TokenMaintenanceInterval) })
 	wg.Go(func() { a.statements.Run(ctx) })
+	wg.Go(func() { a.snapshots.Run(ctx) })
 	wg.Wait()
 	a.finalMirrorPass()
 	return nil

@@ -66,11 +66,11 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 			return 0, err
 		}
 	}
-	units, err := mirrorUnits(ctx, store)
-	if err != nil || len(units) == 0 {
+	t, err := readTail(ctx, store, head)
+	if err != nil || len(t.units) == 0 {
 		return 0, err
 	}
-	bucketLast := units[len(units)-1].last
+	bucketLast := t.units[len(t.units)-1].last
 	// Where both have events, the last common seq must hold the same event.
 	if at := min(head, bucketLast); at > 0 {
 		want := hash
@@ -84,7 +84,7 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 			}
 			want = evs[0].Hash
 		}
-		have, err := bucketEvent(ctx, store, units, at)
+		have, err := t.event(ctx, store, at)
 		if err != nil {
 			return 0, err
 		}
@@ -109,15 +109,13 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 		batch = batch[:0]
 		return nil
 	}
-	for i, u := range units {
-		if u.last <= head && (!u.group || (i+1 < len(units) && units[i+1].first <= head+1)) {
-			continue // wholly in the index (a commit object's end is known once the next one starts)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for r := range t.readAhead(ctx, store, head) {
+		if r.err != nil {
+			return n, r.err
 		}
-		evs, err := readUnit(ctx, store, u)
-		if err != nil {
-			return n, err
-		}
-		for _, e := range evs {
+		for _, e := range r.evs {
 			if e.Seq <= head {
 				continue
 			}
@@ -134,26 +132,6 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 		}
 	}
 	return n, flush()
-}
-
-// bucketEvent reads the event seq from the mirror (nil when no object
-// holds it).
-func bucketEvent(ctx context.Context, store storage.BlobStore, units []mirrorUnit, seq uint64) (*Event, error) {
-	for i := len(units) - 1; i >= 0; i-- {
-		u := units[i]
-		if u.first > seq || (!u.group && u.last < seq) {
-			continue
-		}
-		evs, err := readUnit(ctx, store, u)
-		if err != nil {
-			return nil, err
-		}
-		if k := seq - u.first; k < uint64(len(evs)) {
-			return evs[k], nil
-		}
-		return nil, nil
-	}
-	return nil, nil
 }
 
 // HasJournal reports whether the bucket holds any mirrored event.
