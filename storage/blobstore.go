@@ -53,6 +53,9 @@ type Info struct {
 type PutOptions struct {
 	// ContentType is recorded where the backend keeps one (S3).
 	ContentType string
+	// Metadata is recorded where the backend keeps user metadata (S3:
+	// x-amz-meta-*); the journal's commit objects name their writer node.
+	Metadata map[string]string
 }
 
 // BlobStore is a create-only object store. All methods are safe for

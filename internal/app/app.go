@@ -80,6 +80,10 @@ type Config struct {
 	WebhookMinBackoff, WebhookMaxBackoff time.Duration
 	WebhookPoll                          time.Duration
 	TokenMaintenanceInterval             time.Duration
+
+	// NodeID is --node-id: this node's name in a cluster ("": a random id
+	// kept in <DataDir>/node-id).
+	NodeID string
 }
 
 // App is a wired server. Its fields are for the caller's inspection (tests,
@@ -95,9 +99,13 @@ type App struct {
 	Log      *transparency.Log
 	API      *api.Server
 
+	// NodeID names this node (cluster.go).
+	NodeID string
+
 	cfg        Config
 	log        *slog.Logger
 	catchup    *catchUp
+	follower   *follower
 	dispatcher *journal.Dispatcher
 	statements *transparency.StatementWorker
 }
@@ -127,6 +135,14 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	if err := catchup.attempt(ctx); err != nil {
 		return nil, err
 	}
+	nodeID, err := loadNodeID(cfg.DataDir, cfg.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	// Every write commits through the bucket's journal (cluster.go).
+	follower := newFollower(cfg.Store, ix, log)
+	ix.SetCommitter(&bucketCommitter{store: cfg.Store, nodeID: nodeID, log: log.With("node", nodeID)},
+		func(ctx context.Context) error { _, err := follower.pull(ctx); return err })
 
 	signer, err := signing.Load(ctx, signing.Config{Ref: cfg.SigningKey, DataDir: cfg.DataDir,
 		Password: cfg.SigningKeyPassword, Logger: log})
@@ -139,13 +155,14 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 
 	lib := library.New(library.Config{Repo: ix, Store: cfg.Store, Signer: signer, Logger: log,
-		OIDCTokenTTL: cfg.OIDCTokenTTL, Now: cfg.Now, Evidence: evidence.Verifier{}})
+		OIDCTokenTTL: cfg.OIDCTokenTTL, Now: cfg.Now, Evidence: evidence.Verifier{}, Cluster: follower})
 	verifier, err := oidc.New(oidc.Config{Issuers: cfg.OIDCIssuers, AllowHTTPIssuer: cfg.OIDCAllowHTTPIssuer,
 		MinKeyRefresh: cfg.OIDCMinKeyRefresh})
 	if err != nil {
 		return nil, fmt.Errorf("--oidc-issuer: %w", err)
 	}
-	a = &App{Index: ix, Store: cfg.Store, Lib: lib, Signer: signer, Keyring: keyring, cfg: cfg, log: log, catchup: catchup}
+	a = &App{Index: ix, Store: cfg.Store, Lib: lib, Signer: signer, Keyring: keyring, cfg: cfg, log: log, catchup: catchup,
+		NodeID: nodeID, follower: follower}
 	if !catchup.pending() {
 		if err := a.bootstrap(ctx); err != nil {
 			return nil, err
@@ -165,11 +182,11 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		Keyring: keyring, Bundler: keyring, Journal: ix, Notifier: a.Notifier,
 		AnonymousRead: cfg.AnonymousRead, Downloads: cfg.Downloads, MaxUploadsPerToken: cfg.MaxUploadsPerToken, Logger: log,
 		OIDC: verifier, UISessionTTL: cfg.UISessionTTL, Log: a.Log,
-		JournalCheck:        func() error { return errors.Join(catchup.Err(), a.Mirror.Err()) },
+		JournalCheck:        func() error { return errors.Join(catchup.Err(), a.Mirror.Err(), follower.Err()) },
 		WebhookAllowPrivate: cfg.WebhookAllowPrivate, BodyIdleTimeout: cfg.BodyIdleTimeout,
 		LinkSecret: linkSecret})
 	a.API.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reliquary_journal_mirror_lag_events",
-		Help: "Journal events not yet mirrored to the blob store."}, a.Mirror.Lag))
+		Help: "Committed journal events (already in the bucket) whose signed checkpoint and segment are not written yet."}, a.Mirror.Lag))
 	a.dispatcher = &journal.Dispatcher{Source: ix, Hooks: ix, Notifier: a.Notifier, Log: log,
 		MinBackoff: cfg.WebhookMinBackoff, MaxBackoff: cfg.WebhookMaxBackoff, Poll: cfg.WebhookPoll,
 		AllowPrivate: cfg.WebhookAllowPrivate}
@@ -211,6 +228,7 @@ func (a *App) Run(ctx context.Context) error {
 			})
 		})
 	}
+	wg.Go(func() { a.follower.run(ctx) })
 	wg.Go(func() { a.Mirror.Run(ctx) })
 	wg.Go(func() { a.dispatcher.Run(ctx) })
 	wg.Go(func() { a.Lib.RetentionLoop(ctx, a.cfg.RetentionInterval) })

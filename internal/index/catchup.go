@@ -19,7 +19,7 @@ func (ix *Index) AppendJournal(evs []*journal.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	return ix.db.Update(func(btx *bolt.Tx) error {
+	err := ix.db.Update(func(btx *bolt.Tx) error {
 		seq, hash := decodeHead(btx.Bucket(bucketMeta).Get(keyJournalHead))
 		v := journal.VerifierAt(seq, hash)
 		var tree logAppender // each event is also the signed log's next leaf (log.go)
@@ -37,4 +37,8 @@ func (ix *Index) AppendJournal(evs []*journal.Event) error {
 		}
 		return btx.Bucket(bucketMeta).Put(keyMirrorCursor, seqKey(last.Seq))
 	})
+	if err == nil && ix.onCommit != nil {
+		ix.onCommit(evs) // another node's events: the feed and the workers wake as for ours
+	}
+	return err
 }

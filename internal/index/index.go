@@ -4,6 +4,7 @@
 package index
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,10 @@ type Index struct {
 	db *bolt.DB
 	// onCommit, when set, is told about events after their commit.
 	onCommit func([]*journal.Event)
+	// committer and catchUp commit through the bucket's journal
+	// (commit.go); nil: local commits only.
+	committer Committer
+	catchUp   func(ctx context.Context) error
 }
 
 var _ library.Repo = (*Index)(nil)
@@ -157,26 +162,10 @@ func (ix *Index) View(fn func(library.ReadTx) error) error {
 	return ix.db.View(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
 }
 
-// Update implements library.Repo.
+// Update implements library.Repo: UpdateContext without a request
+// (commit.go).
 func (ix *Index) Update(fn func(library.WriteTx) error) error {
-	t := &tx{}
-	err := ix.db.Update(func(btx *bolt.Tx) error {
-		t.btx = btx
-		if err := fn(t); err != nil {
-			return err
-		}
-		if len(t.pending) > 0 {
-			return errUnrecorded
-		}
-		return nil
-	})
-	if err != nil {
-		return mapCommitErr(err)
-	}
-	if ix.onCommit != nil && len(t.events) > 0 {
-		ix.onCommit(t.events)
-	}
-	return nil
+	return ix.UpdateContext(context.Background(), fn)
 }
 
 // mapCommitErr names a full index volume with the library's sentinel, so

@@ -109,9 +109,9 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 		batch = batch[:0]
 		return nil
 	}
-	for _, u := range units {
-		if u.last <= head {
-			continue
+	for i, u := range units {
+		if u.last <= head && (!u.group || (i+1 < len(units) && units[i+1].first <= head+1)) {
+			continue // wholly in the index (a commit object's end is known once the next one starts)
 		}
 		evs, err := readUnit(ctx, store, u)
 		if err != nil {
@@ -139,14 +139,19 @@ func CatchUp(ctx context.Context, store storage.BlobStore, ix Appender) (int, er
 // bucketEvent reads the event seq from the mirror (nil when no object
 // holds it).
 func bucketEvent(ctx context.Context, store storage.BlobStore, units []mirrorUnit, seq uint64) (*Event, error) {
-	for _, u := range units {
-		if u.first <= seq && seq <= u.last {
-			evs, err := readUnit(ctx, store, u)
-			if err != nil {
-				return nil, err
-			}
-			return evs[seq-u.first], nil
+	for i := len(units) - 1; i >= 0; i-- {
+		u := units[i]
+		if u.first > seq || (!u.group && u.last < seq) {
+			continue
 		}
+		evs, err := readUnit(ctx, store, u)
+		if err != nil {
+			return nil, err
+		}
+		if k := seq - u.first; k < uint64(len(evs)) {
+			return evs[k], nil
+		}
+		return nil, nil
 	}
 	return nil, nil
 }
@@ -175,12 +180,14 @@ func levelWithBucket(ctx context.Context, store storage.BlobStore, head uint64, 
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return false, err
 	}
-	evs, err := readUnit(ctx, store, mirrorUnit{key: storage.JournalKey(head), first: head, last: head})
+	evs, err := readUnit(ctx, store, mirrorUnit{key: storage.JournalKey(head), first: head, last: head, group: true})
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return false, nil
 	case err != nil:
 		return false, err
+	case len(evs) != 1:
+		return false, nil // a group commit ending past head: look closer
 	case evs[0].Hash != hash:
 		return false, &ForeignJournalError{Seq: head, Fix: ForeignJournalFix}
 	}

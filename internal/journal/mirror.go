@@ -36,11 +36,14 @@ type MirrorState interface {
 // SegmentSize is how many events one journal segment holds.
 const SegmentSize = 1000
 
-// Mirror copies every event, in order, to journal/<20-digit seq>.json in
-// the blob store, so the index can be rebuilt from the bucket alone. Its
-// cursor is durable: after a crash it resumes where it stopped, and an
-// object already written (a crash between the write and the cursor) is
-// checked, not rewritten.
+// Mirror follows the journal after its commit. Every event is already in
+// the bucket when it reaches the index (journal/<20-digit seq>.json is the
+// commit point, DESIGN §9); the mirror writes what is derived from them:
+// the segments (runs of SegmentSize events, so a rebuild reads a few large
+// objects) and the signed log's checkpoints. Both are create-only and the
+// same on every node of a cluster: another node's identical segment is
+// fine, and the first checkpoint written for a size wins. Its cursor is
+// durable: after a crash it resumes where it stopped.
 type Mirror struct {
 	Source   Source
 	State    MirrorState
@@ -66,7 +69,8 @@ func (m *Mirror) Err() error {
 	return nil
 }
 
-// Lag is how many events are not mirrored yet.
+// Lag is how many committed events the mirror has not passed over yet
+// (their checkpoint and segment are pending).
 func (m *Mirror) Lag() float64 {
 	head, _, err1 := m.Source.Head()
 	cur, err2 := m.State.MirrorCursor()
@@ -124,14 +128,13 @@ func (m *Mirror) Pass(ctx context.Context) (int, error) {
 	}
 	if len(evs) == 0 {
 		if m.Checkpoint != nil && cur > 0 { // a checkpoint that failed after its events were mirrored
-			return 0, m.Checkpoint(ctx, cur)
+			if err := m.Checkpoint(ctx, cur); err != nil {
+				return 0, err
+			}
 		}
-		return 0, nil
-	}
-	for _, e := range evs {
-		if err := m.put(ctx, e); err != nil {
-			return 0, err
-		}
+		// Events applied from another node's commits: their segment may be
+		// this node's to write (another node's identical one is fine).
+		return 0, m.segments(ctx, cur)
 	}
 	if err := m.State.SetMirrorCursor(evs[len(evs)-1].Seq); err != nil {
 		return 0, err
@@ -243,44 +246,14 @@ func (m *Mirror) sameObject(ctx context.Context, key string, size int64, sum []b
 	return nil
 }
 
-func (m *Mirror) put(ctx context.Context, e *Event) error {
-	body, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	return m.putOnce(ctx, storage.JournalKey(e.Seq), body, "application/json")
-}
-
-// putOnce writes an object create-only; one already there (a crash between
-// the write and the cursor) must hold the same bytes.
-func (m *Mirror) putOnce(ctx context.Context, key string, body []byte, contentType string) error {
-	_, err := m.Store.Put(ctx, key, bytes.NewReader(body), int64(len(body)), storage.PutOptions{ContentType: contentType})
-	if !errors.Is(err, storage.ErrExists) {
-		return err
-	}
-	rc, _, err := m.Store.Get(ctx, key, 0, -1)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	have, err := io.ReadAll(io.LimitReader(rc, int64(len(body))+1))
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(have, body) {
-		var seq uint64
-		if _, err := fmt.Sscanf(strings.TrimPrefix(key, storage.JournalPrefix), "%d.json", &seq); err != nil {
-			seq = 0
-		}
-		return fmt.Errorf("mirror: %s exists with other content: %w", key, &ForeignJournalError{Seq: seq, Fix: ForeignJournalFix})
-	}
-	return nil
-}
-
 // mirrorUnit is one object to read: a segment or a single event.
 type mirrorUnit struct {
 	key         string
 	first, last uint64
+	// group: a commit object (journal/<first>.json), holding first and
+	// maybe the events after it (a group commit, EncodeObject); last is
+	// first until it is read.
+	group bool
 }
 
 // mirrorUnits lists what to read, in order: the segments that run
@@ -293,11 +266,11 @@ func mirrorUnits(ctx context.Context, store storage.BlobStore) ([]mirrorUnit, er
 		case strings.HasPrefix(i.Key, storage.JournalSegmentPrefix):
 			if _, err := fmt.Sscanf(strings.TrimPrefix(i.Key, storage.JournalSegmentPrefix), "%d-%d.jsonl", &first, &last); err == nil &&
 				storage.JournalSegmentKey(first, last) == i.Key && first <= last {
-				segs = append(segs, mirrorUnit{i.Key, first, last})
+				segs = append(segs, mirrorUnit{key: i.Key, first: first, last: last})
 			}
 		default:
 			if _, err := fmt.Sscanf(strings.TrimPrefix(i.Key, storage.JournalPrefix), "%d.json", &first); err == nil && storage.JournalKey(first) == i.Key {
-				singles = append(singles, mirrorUnit{i.Key, first, first})
+				singles = append(singles, mirrorUnit{key: i.Key, first: first, last: first, group: true})
 			}
 		}
 		return nil
@@ -316,8 +289,10 @@ func mirrorUnits(ctx context.Context, store storage.BlobStore) ([]mirrorUnit, er
 		units = append(units, sg)
 		covered = sg.last
 	}
-	for _, e := range singles {
-		if e.first > covered {
+	for i, e := range singles {
+		// A commit object that starts inside the segments may hold a
+		// group that runs past them: keep the last such one.
+		if e.first > covered || (i+1 < len(singles) && singles[i+1].first > covered) || (i+1 == len(singles) && covered > 0) {
 			units = append(units, e)
 		}
 	}
@@ -367,11 +342,16 @@ func ReadMirror(ctx context.Context, store storage.BlobStore) (next func() (*Eve
 	}()
 	var pending []*Event
 	var seg *segmentStream
+	var last uint64 // the commit object kept after the segments may repeat their end
 	return func() (*Event, error) {
 		for {
+			for len(pending) > 0 && pending[0].Seq <= last {
+				pending = pending[1:]
+			}
 			if seg != nil {
 				e, err := seg.next()
 				if err == nil {
+					last = e.Seq
 					return e, nil
 				}
 				seg.close()
@@ -384,6 +364,7 @@ func ReadMirror(ctx context.Context, store storage.BlobStore) (next func() (*Eve
 			if len(pending) > 0 {
 				e := pending[0]
 				pending = pending[1:]
+				last = e.Seq
 				return e, nil
 			}
 			ch, ok := <-slots
@@ -436,6 +417,9 @@ func (s *segmentStream) close() { s.rc.Close() }
 func (s *segmentStream) next() (*Event, error) {
 	line, err := s.br.ReadBytes('\n')
 	if errors.Is(err, io.EOF) && len(line) == 0 {
+		if s.u.group && s.got > 0 {
+			return nil, io.EOF
+		}
 		if s.got != s.u.last-s.u.first+1 {
 			return nil, fmt.Errorf("%s holds %d events, not %d", s.u.key, s.got, s.u.last-s.u.first+1)
 		}
@@ -448,14 +432,15 @@ func (s *segmentStream) next() (*Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.u.key, err)
 	}
-	if want := s.u.first + s.got; e.Seq != want || s.got > s.u.last-s.u.first {
+	if want := s.u.first + s.got; e.Seq != want || (!s.u.group && s.got > s.u.last-s.u.first) || s.got >= maxGroup {
 		return nil, fmt.Errorf("%s holds event %d where %d belongs", s.u.key, e.Seq, want)
 	}
 	s.got++
 	return e, nil
 }
 
-// readUnit fetches one single-event object and checks it holds its event.
+// readUnit fetches one commit object (or segment) and checks it holds its
+// events.
 func readUnit(ctx context.Context, store storage.BlobStore, u mirrorUnit) ([]*Event, error) {
 	s, err := openSegment(ctx, store, u)
 	if err != nil {

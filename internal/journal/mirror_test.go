@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -52,8 +53,23 @@ func (m *memJournal) append(t *testing.T, n int) {
 	}
 }
 
-// The mirror writes one object per event and a segment per 1,000; reading
-// it back uses the segments and the singles after them, in order.
+// commit writes the events after seq from as their commit objects, as the
+// commit path does before the index applies them (DESIGN §9).
+func (m *memJournal) commit(t *testing.T, store storage.BlobStore, from int) {
+	for _, e := range m.events[from:] {
+		body, err := journal.EncodeObject([]*journal.Event{e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Put(context.Background(), storage.JournalKey(e.Seq), bytes.NewReader(body), int64(len(body)), storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Every event has its commit object; the mirror writes a segment per
+// 1,000; reading it back uses the segments and the singles after them, in
+// order.
 func TestMirrorSegments(t *testing.T) {
 	store, err := fs.New(t.TempDir())
 	if err != nil {
@@ -75,8 +91,10 @@ func TestMirrorSegments(t *testing.T) {
 		}
 	}
 	j.append(t, 1500)
+	j.commit(t, store, 0)
 	mirror()
 	j.append(t, 1000)
+	j.commit(t, store, 1500)
 	mirror()
 	if j.mirrored != 2500 || j.segs != 2000 {
 		t.Fatalf("cursors: mirrored %d, segments %d", j.mirrored, j.segs)
@@ -93,6 +111,7 @@ func TestMirrorSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	j.append(t, 1)
+	j.commit(t, store, 2500)
 	mirror()
 	if j.segs != 2000 {
 		t.Fatalf("segment cursor after a replayed segment: %d", j.segs)

@@ -145,7 +145,7 @@ func (s *Service) Upload(ctx context.Context, pr Principal, in UploadInput) (a *
 		OS: in.OS, Arch: in.Arch, UploadedBy: pr.Name, UploadedAt: s.clock(),
 		Signature: base64.StdEncoding.EncodeToString(sig), KeyID: s.signer.KeyID(),
 	}
-	err = s.repo.Update(func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		r, err := tx.Release(in.Product, in.Version)
 		if err != nil {
 			return err
@@ -280,7 +280,7 @@ func (s *Service) DeleteArtifact(ctx context.Context, pr Principal, product, ver
 		return err
 	}
 	defer unlock()
-	err = s.repo.Update(func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		r, err := tx.Release(product, version)
 		if err != nil {
 			return err

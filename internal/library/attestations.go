@@ -242,7 +242,7 @@ func (s *Service) AddAttestation(ctx context.Context, pr Principal, product, ver
 	if err != nil {
 		return nil, false, fmt.Errorf("store attestation of %s: %w", subject, err)
 	}
-	err = s.repo.Update(func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		cur, err := tx.Release(product, version)
 		if err != nil {
 			return err

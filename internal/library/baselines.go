@@ -196,7 +196,7 @@ func (s *Service) CreateBaseline(ctx context.Context, pr Principal, in BaselineI
 	b := &Baseline{Name: in.Name, Description: in.Description, ChangeID: in.ChangeID, From: in.From, Releases: members,
 		CreatedBy: pr.Name, CreatedAt: now, ManifestDigest: "sha256:" + hex.EncodeToString(sum[:]), KeyID: s.signer.KeyID()}
 	var view *BaselineView
-	err = s.repo.Update(func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Baseline(b.Name); err == nil {
 			return baselineExists(b.Name)
 		} else if !errors.Is(err, ErrBaselineNotFound) {

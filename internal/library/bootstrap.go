@@ -31,12 +31,12 @@ type Bootstrapped struct {
 // revoked bootstrap admin stays revoked, and a different secret never
 // replaces the first. Then the result says why it was ignored, unless the
 // secret is the live bootstrap admin's own (a plain restart).
-func (s *Service) BootstrapAdmin(_ context.Context, secret string) (Bootstrapped, error) {
+func (s *Service) BootstrapAdmin(ctx context.Context, secret string) (Bootstrapped, error) {
 	var out Bootstrapped
 	if secret != "" && len(secret) < MinAdminSecret {
 		return out, withDetails(ErrInvalidInput, fmt.Sprintf("the admin token must be at least %d characters", MinAdminSecret), nil)
 	}
-	err := s.repo.Update(func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		any := false
 		if err := tx.Tokens(func(*Token) bool { any = true; return false }); err != nil {
 			return err
@@ -73,9 +73,9 @@ func (s *Service) BootstrapAdmin(_ context.Context, secret string) (Bootstrapped
 // server stopped): the bootstrap admin token gets a new secret, unscoped,
 // role admin and not revoked, journaled as token.admin_reset. The new
 // secret is returned to be printed once.
-func (s *Service) ResetAdmin(_ context.Context, actor string) (string, error) {
+func (s *Service) ResetAdmin(ctx context.Context, actor string) (string, error) {
 	secret := NewSecret()
-	err := s.repo.Update(func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		return putBootstrapAdmin(tx, secret, actor, EvAdminReset, s.clock())
 	})
 	if err != nil {

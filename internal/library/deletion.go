@@ -55,7 +55,7 @@ func (s *Service) DeleteRelease(ctx context.Context, pr Principal, product, vers
 		return nil, withDetails(ErrForbidden, "this token is not scoped to product "+product, map[string]any{"product": product})
 	}
 	var out *DeletedRelease
-	err := s.repo.Update(func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		r, err := tx.Release(product, version)
 		if err != nil {
 			return err

@@ -141,7 +141,7 @@ type EnvironmentSlot struct {
 // RecordDeployment stores an installation record of a sealed release
 // (candidate, approved, released or withdrawn; a draft is 409
 // INVALID_STATE) and updates what runs on the target.
-func (s *Service) RecordDeployment(_ context.Context, pr Principal, in DeploymentInput) (*Deployment, error) {
+func (s *Service) RecordDeployment(ctx context.Context, pr Principal, in DeploymentInput) (*Deployment, error) {
 	details, err := in.validate()
 	if err != nil {
 		return nil, err
@@ -151,7 +151,7 @@ func (s *Service) RecordDeployment(_ context.Context, pr Principal, in Deploymen
 	}
 	d := &Deployment{Product: in.Product, Version: in.Version, Environment: in.Environment, Target: in.Target,
 		Status: in.Status, ChangeID: in.ChangeID, Details: details, RecordedBy: pr.Name, RecordedAt: s.clock()}
-	err = s.repo.Update(func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		r, err := tx.Release(in.Product, in.Version)
 		if err != nil {
 			return err

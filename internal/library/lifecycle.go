@@ -19,7 +19,7 @@ var (
 	ErrNoMatch          = errors.New("no release matches")
 )
 
-func (s *Service) transition(product, version string, fn func(tx WriteTx, p *Product, r *Release) error) (*Release, error) {
+func (s *Service) transition(ctx context.Context, product, version string, fn func(tx WriteTx, p *Product, r *Release) error) (*Release, error) {
 	if err := ValidateProductName(product); err != nil {
 		return nil, err
 	}
@@ -27,7 +27,7 @@ func (s *Service) transition(product, version string, fn func(tx WriteTx, p *Pro
 		return nil, err
 	}
 	var out *Release
-	err := s.repo.Update(func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		p, err := tx.Product(product)
 		if err != nil {
 			return err
@@ -57,11 +57,11 @@ func badState(r *Release, action string, allowed ...State) error {
 // Approve records one release manager's approval of a sealed release; the
 // release becomes approved when policy.required_approvals distinct people
 // have approved it.
-func (s *Service) Approve(_ context.Context, pr Principal, product, version, comment string) (*Release, error) {
+func (s *Service) Approve(ctx context.Context, pr Principal, product, version, comment string) (*Release, error) {
 	if err := checkText("comment", comment, maxText); err != nil {
 		return nil, err
 	}
-	return s.transition(product, version, func(tx WriteTx, p *Product, r *Release) error {
+	return s.transition(ctx, product, version, func(tx WriteTx, p *Product, r *Release) error {
 		facts, err := readFacts(tx, p, r)
 		if err != nil {
 			return err
@@ -89,7 +89,7 @@ type PromoteInput struct {
 }
 
 // Promote releases an approved release and recomputes supersession.
-func (s *Service) Promote(_ context.Context, pr Principal, product, version string, in PromoteInput) (*Release, error) {
+func (s *Service) Promote(ctx context.Context, pr Principal, product, version string, in PromoteInput) (*Release, error) {
 	if in.To != string(StateReleased) {
 		return nil, withDetails(ErrInvalidInput, fmt.Sprintf("promote to %q: the only target is \"released\"", clip(in.To)), map[string]any{"field": "to"})
 	}
@@ -109,7 +109,7 @@ func (s *Service) Promote(_ context.Context, pr Principal, product, version stri
 			return nil, err
 		}
 	}
-	return s.transition(product, version, func(tx WriteTx, p *Product, r *Release) error {
+	return s.transition(ctx, product, version, func(tx WriteTx, p *Product, r *Release) error {
 		facts, err := readFacts(tx, p, r)
 		if err != nil {
 			return err
@@ -140,7 +140,7 @@ type WithdrawInput struct {
 // Withdraw backs out a sealed release. A withdrawn release stays
 // downloadable by exact version but no resolution returns it; withdrawing
 // the current release makes the one it superseded current again.
-func (s *Service) Withdraw(_ context.Context, pr Principal, product, version string, in WithdrawInput) (*Release, error) {
+func (s *Service) Withdraw(ctx context.Context, pr Principal, product, version string, in WithdrawInput) (*Release, error) {
 	if err := checkText("reason", in.Reason, maxText); err != nil {
 		return nil, err
 	}
@@ -150,7 +150,7 @@ func (s *Service) Withdraw(_ context.Context, pr Principal, product, version str
 	if in.Reason == "" {
 		return nil, withDetails(ErrReasonRequired, "a withdrawal needs a reason", map[string]any{"field": "reason"})
 	}
-	return s.transition(product, version, func(tx WriteTx, p *Product, r *Release) error {
+	return s.transition(ctx, product, version, func(tx WriteTx, p *Product, r *Release) error {
 		was := r.State
 		ev, err := r.Withdraw(pr.Name, in, p.Policy, s.clock())
 		if err != nil {

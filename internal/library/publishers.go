@@ -160,7 +160,7 @@ func newPublisherID() string {
 }
 
 // CreatePublisher registers a trusted publisher on a product.
-func (s *Service) CreatePublisher(_ context.Context, pr Principal, product string, in PublisherInput) (*TrustedPublisher, error) {
+func (s *Service) CreatePublisher(ctx context.Context, pr Principal, product string, in PublisherInput) (*TrustedPublisher, error) {
 	if err := ValidateProductName(product); err != nil {
 		return nil, err
 	}
@@ -170,7 +170,7 @@ func (s *Service) CreatePublisher(_ context.Context, pr Principal, product strin
 	}
 	p := &TrustedPublisher{ID: newPublisherID(), Product: product, Issuer: in.Issuer, Audience: in.Audience, Claims: in.Claims,
 		Role: role, Versions: in.Versions, CreatedBy: pr.Name, CreatedAt: s.clock()}
-	err = s.repo.Update(func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Product(product); err != nil {
 			return err
 		}
@@ -217,8 +217,8 @@ func (s *Service) Publishers(_ context.Context, product string) ([]*TrustedPubli
 
 // DeletePublisher removes a trusted publisher. Tokens it already minted
 // live out their short lifetime.
-func (s *Service) DeletePublisher(_ context.Context, pr Principal, product, id string) error {
-	return s.repo.Update(func(tx WriteTx) error {
+func (s *Service) DeletePublisher(ctx context.Context, pr Principal, product, id string) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Product(product); err != nil {
 			return err
 		}
@@ -337,7 +337,7 @@ type OIDCExchange struct {
 // when set, considers only that product's publishers (a workflow trusted
 // by several products chooses); when several publishers match, the one
 // with the most claims wins (then the oldest).
-func (s *Service) ExchangeOIDC(_ context.Context, id OIDCIdentity, product string) (*OIDCExchange, error) {
+func (s *Service) ExchangeOIDC(ctx context.Context, id OIDCIdentity, product string) (*OIDCExchange, error) {
 	if id.Issuer == "" || id.Subject == "" || id.JTI == "" {
 		return nil, withDetails(ErrInvalidInput, "the ID token needs iss, sub and jti", nil)
 	}
@@ -352,7 +352,7 @@ func (s *Service) ExchangeOIDC(_ context.Context, id OIDCIdentity, product strin
 		ttl = DefaultOIDCTokenTTL
 	}
 	var out *OIDCExchange
-	err := s.repo.Update(func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		ptx, err := publisherTx(tx)
 		if err != nil {
 			return err

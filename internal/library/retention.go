@@ -137,7 +137,7 @@ func (s *Service) RunRetention(ctx context.Context, pr Principal, dryRun bool) (
 			continue
 		}
 		for chunk := range slices.Chunk(doomed, retentionBatch) {
-			deleted, kept, err := s.deleteChunk(pr, p, chunk, now)
+			deleted, kept, err := s.deleteChunk(ctx, pr, p, chunk, now)
 			if err != nil {
 				return nil, fmt.Errorf("retention in %s: %w", p.Name, err)
 			}
@@ -156,8 +156,8 @@ func (s *Service) RunRetention(ctx context.Context, pr Principal, dryRun bool) (
 
 // deleteChunk deletes the planned releases in one transaction, keeping any
 // that changed since the plan.
-func (s *Service) deleteChunk(pr Principal, p *Product, chunk []RetentionItem, now time.Time) (deleted, kept []RetentionItem, err error) {
-	err = s.repo.Update(func(tx WriteTx) error {
+func (s *Service) deleteChunk(ctx context.Context, pr Principal, p *Product, chunk []RetentionItem, now time.Time) (deleted, kept []RetentionItem, err error) {
+	err = s.update(ctx, func(tx WriteTx) error {
 		deleted, kept = nil, nil
 		named, err := baselineMembers(tx)
 		if err != nil {

@@ -283,14 +283,14 @@ func (s *Service) Rollout(_ context.Context, product, version string) (*RolloutV
 // INVALID_STATE otherwise), journaled as release.rollout_changed. When the
 // release crosses 100% either way, supersession is recomputed: it counts
 // only fully rolled-out releases.
-func (s *Service) SetRollout(_ context.Context, pr Principal, product, version string, in RolloutInput) (*RolloutView, error) {
+func (s *Service) SetRollout(ctx context.Context, pr Principal, product, version string, in RolloutInput) (*RolloutView, error) {
 	now := s.clock()
 	plan, pilots, err := in.plan(pr.Name, now)
 	if err != nil {
 		return nil, err
 	}
 	var out *RolloutView
-	_, err = s.transition(product, version, func(tx WriteTx, p *Product, r *Release) error {
+	_, err = s.transition(ctx, product, version, func(tx WriteTx, p *Product, r *Release) error {
 		if r.State != StateReleased {
 			return badState(r, "set the rollout of", StateReleased)
 		}

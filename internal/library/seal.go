@@ -90,7 +90,7 @@ func (s *Service) Seal(ctx context.Context, pr Principal, product, version strin
 		return nil, fmt.Errorf("seal %s: %w", subject, err)
 	}
 
-	err = s.repo.Update(func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		cur, err := tx.Release(product, version)
 		if err != nil {
 			return err

@@ -32,6 +32,8 @@ type Config struct {
 	OIDCTokenTTL time.Duration
 	// Evidence verifies attestation files (nil: attestations are refused).
 	Evidence Evidence
+	// Cluster reaches the journal's followers (cluster.go; nil: one node).
+	Cluster Cluster
 }
 
 // Service is the library: it decides, the Repo and the BlobStore persist.
@@ -49,11 +51,12 @@ type Service struct {
 	usage   tokenUsage
 
 	evidence Evidence
+	cluster  Cluster
 }
 
 // New builds the service.
 func New(cfg Config) *Service {
-	s := &Service{repo: cfg.Repo, store: cfg.Store, signer: cfg.Signer, log: cfg.Logger, now: cfg.Now, oidcTTL: cfg.OIDCTokenTTL, evidence: cfg.Evidence}
+	s := &Service{repo: cfg.Repo, store: cfg.Store, signer: cfg.Signer, log: cfg.Logger, now: cfg.Now, oidcTTL: cfg.OIDCTokenTTL, evidence: cfg.Evidence, cluster: cfg.Cluster}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -87,7 +90,7 @@ func checkText(field, v string, max int) error {
 }
 
 // CreateProduct registers a product.
-func (s *Service) CreateProduct(_ context.Context, pr Principal, in ProductInput) (*Product, error) {
+func (s *Service) CreateProduct(ctx context.Context, pr Principal, in ProductInput) (*Product, error) {
 	if err := ValidateProductName(in.Name); err != nil {
 		return nil, err
 	}
@@ -108,7 +111,7 @@ func (s *Service) CreateProduct(_ context.Context, pr Principal, in ProductInput
 	}
 	p := &Product{Name: in.Name, Description: in.Description, Owner: in.Owner, CIID: in.CIID,
 		Policy: policy, CreatedBy: pr.Name, CreatedAt: s.clock()}
-	err := s.repo.Update(func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		if _, err := tx.Product(p.Name); err == nil {
 			return withDetails(ErrProductExists, fmt.Sprintf("product %q already exists", p.Name), map[string]any{"product": p.Name})
 		}
@@ -153,7 +156,7 @@ func (s *Service) Product(_ context.Context, name string) (*Product, error) {
 }
 
 // SetPolicy replaces a product's release policy.
-func (s *Service) SetPolicy(_ context.Context, pr Principal, name string, in PolicyInput) (*Product, error) {
+func (s *Service) SetPolicy(ctx context.Context, pr Principal, name string, in PolicyInput) (*Product, error) {
 	if err := ValidateProductName(name); err != nil {
 		return nil, err
 	}
@@ -165,7 +168,7 @@ func (s *Service) SetPolicy(_ context.Context, pr Principal, name string, in Pol
 		return nil, err
 	}
 	var p *Product
-	err = s.repo.Update(func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		var err error
 		if p, err = tx.Product(name); err != nil {
 			return err
@@ -237,7 +240,7 @@ func (in *ReleaseInput) validate() error {
 }
 
 // CreateRelease opens a draft release.
-func (s *Service) CreateRelease(_ context.Context, pr Principal, product string, in ReleaseInput) (*Release, error) {
+func (s *Service) CreateRelease(ctx context.Context, pr Principal, product string, in ReleaseInput) (*Release, error) {
 	if err := ValidateProductName(product); err != nil {
 		return nil, err
 	}
@@ -262,7 +265,7 @@ func (s *Service) CreateRelease(_ context.Context, pr Principal, product string,
 	if r.Labels == nil {
 		r.Labels = map[string]string{}
 	}
-	err = s.repo.Update(func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		p, err := tx.Product(product)
 		if err != nil {
 			return err

@@ -130,13 +130,13 @@ func (u *tokenUsage) giveBack(m map[string]time.Time) {
 
 // FlushTokenUsage writes the recorded uses to the tokens' last_used_at in
 // one journaled transaction. It returns how many tokens it updated.
-func (s *Service) FlushTokenUsage(context.Context) (int, error) {
+func (s *Service) FlushTokenUsage(ctx context.Context) (int, error) {
 	uses := s.usage.take()
 	if len(uses) == 0 {
 		return 0, nil
 	}
 	n := 0
-	err := s.repo.Update(func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		n = 0
 		var ids []string
 		for id, at := range uses {
@@ -174,10 +174,10 @@ func (s *Service) FlushTokenUsage(context.Context) (int, error) {
 // PruneTokens deletes tokens that expired more than ExpiredTokenRetention
 // ago and forgets the ID tokens (jti) whose own expiry has passed, in one
 // journaled transaction. It returns how many tokens it deleted.
-func (s *Service) PruneTokens(context.Context) (int, error) {
+func (s *Service) PruneTokens(ctx context.Context) (int, error) {
 	now := s.clock()
 	var pruned []string
-	err := s.repo.Update(func(tx WriteTx) error {
+	err := s.update(ctx, func(tx WriteTx) error {
 		pruned = nil
 		ptx, err := publisherTx(tx)
 		if err != nil {

@@ -157,7 +157,7 @@ func newTokenID() string {
 }
 
 // CreateToken issues a token; the secret is returned once and never stored.
-func (s *Service) CreateToken(_ context.Context, pr Principal, in TokenInput) (*Token, string, error) {
+func (s *Service) CreateToken(ctx context.Context, pr Principal, in TokenInput) (*Token, string, error) {
 	role, products, err := in.validate()
 	if err != nil {
 		return nil, "", err
@@ -174,7 +174,7 @@ func (s *Service) CreateToken(_ context.Context, pr Principal, in TokenInput) (*
 		t.ExpiresAt = &exp
 		data["expires_at"] = exp
 	}
-	err = s.repo.Update(func(tx WriteTx) error {
+	err = s.update(ctx, func(tx WriteTx) error {
 		if err := tx.PutToken(t); err != nil {
 			return err
 		}
@@ -205,8 +205,8 @@ func (s *Service) Tokens(context.Context) ([]*Token, error) {
 }
 
 // RevokeToken disables a token for good.
-func (s *Service) RevokeToken(_ context.Context, pr Principal, id string) error {
-	return s.repo.Update(func(tx WriteTx) error {
+func (s *Service) RevokeToken(ctx context.Context, pr Principal, id string) error {
+	return s.update(ctx, func(tx WriteTx) error {
 		t, err := tx.Token(id)
 		if err != nil {
 			return err

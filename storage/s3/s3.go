@@ -169,6 +169,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		return storage.Info{}, err
 	}
 	po := s.PutObjectOptions(size, opts.ContentType)
+	po.UserMetadata = opts.Metadata
 	cr := &countingReader{r: r}
 	wd := s.newWatchdog(ctx)
 	defer wd.done()
