@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,9 @@ import (
 //	    (the nodes race for the journal's next seq). p50 / p99.
 //	11: publish rate (create release + 1 KiB upload + seal), 6 clients:
 //	    on 1 node, then spread over 3 nodes (client i → node i mod 3).
+//
+// A write refused with 503 (a node that lost the race for the next seq too
+// often, or lost the bucket) is counted as refused, not timed.
 //
 // BENCH_COMMITS (default 300) writes per latency run; BENCH_CLUSTER_PUBLISH
 // (default 300) publishes per rate run.
@@ -72,25 +76,27 @@ func (b *bench) cluster(ctx context.Context) error {
 		}
 		if b.want("10") {
 			for run := range b.cfg.runs {
-				lat, err := commitLatency(ctx, urls, label, commits)
+				lat, failed, err := commitLatency(ctx, urls, label, commits)
 				if err != nil {
 					return err
 				}
 				p50, p99 := ms(pct(lat, 0.50)), ms(pct(lat, 0.99))
 				b.add("commit"+label+"/p50", p50)
 				b.add("commit"+label+"/p99", p99)
-				b.logf("commit latency, %s node(s), run %d: %d writes, p50 %.2f ms, p99 %.2f ms", label, run, len(lat), p50, p99)
+				b.add("commit"+label+"/refused", float64(failed))
+				b.logf("commit latency, %s node(s), run %d: %d writes, p50 %.2f ms, p99 %.2f ms; %d refused (503)", label, run, len(lat), p50, p99, failed)
 			}
 		}
 		if b.want("11") {
 			for run := range b.cfg.runs {
-				d, err := publishOver(ctx, urls, label, fmt.Sprintf("%d", 20+run), publishes, clients)
+				d, done, failed, err := publishOver(ctx, urls, label, fmt.Sprintf("%d", 20+run), publishes, clients)
 				if err != nil {
 					return err
 				}
-				rate := float64(publishes) / d.Seconds()
+				rate := float64(done) / d.Seconds()
 				b.add("cpublish"+label, rate)
-				b.logf("publish, %s node(s), %d clients, run %d: %d in %s: %.1f/s", label, clients, run, publishes, d.Round(time.Millisecond), rate)
+				b.add("cpublish"+label+"/refused", float64(failed))
+				b.logf("publish, %s node(s), %d clients, run %d: %d in %s: %.1f/s; %d refused (503)", label, clients, run, done, d.Round(time.Millisecond), rate, failed)
 			}
 		}
 		return nil
@@ -108,7 +114,8 @@ func (b *bench) cluster(ctx context.Context) error {
 
 // commitLatency sends n writes, one client per node at once, each client
 // writing its node's own product, and returns the sorted latencies.
-func commitLatency(ctx context.Context, urls []string, label string, n int) ([]time.Duration, error) {
+func commitLatency(ctx context.Context, urls []string, label string, n int) ([]time.Duration, int64, error) {
+	var failed atomic.Int64
 	var mu sync.Mutex
 	var all []time.Duration
 	var next atomic.Int64
@@ -124,8 +131,14 @@ func commitLatency(ctx context.Context, urls []string, label string, n int) ([]t
 				}
 				start := time.Now()
 				if err := api(ctx, http.MethodPut, url, map[string]any{"max_artifact_bytes": 1_000_000 + k}, http.StatusOK, nil); err != nil {
-					errs[i] = err
-					return
+					// A refused commit (503) is counted, not timed; anything
+					// else ends the run.
+					if !strings.Contains(err.Error(), ": 503,") {
+						errs[i] = err
+						return
+					}
+					failed.Add(1)
+					continue
 				}
 				d := time.Since(start)
 				mu.Lock()
@@ -137,17 +150,20 @@ func commitLatency(ctx context.Context, urls []string, label string, n int) ([]t
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	slices.Sort(all)
-	return all, nil
+	if len(all) == 0 {
+		return nil, 0, fmt.Errorf("all %d writes were refused", n)
+	}
+	return all, failed.Load(), nil
 }
 
 // publishOver publishes n releases from clients clients, client i through
 // urls[i mod len(urls)] into that node's product.
-func publishOver(ctx context.Context, urls []string, label, major string, n, clients int) (time.Duration, error) {
-	var next atomic.Int64
+func publishOver(ctx context.Context, urls []string, label, major string, n, clients int) (time.Duration, int64, int64, error) {
+	var next, done, failed atomic.Int64
 	errs := make([]error, clients)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -163,28 +179,34 @@ func publishOver(ctx context.Context, urls []string, label, major string, n, cli
 					return
 				}
 				v := fmt.Sprintf("%s.%d.%d", major, k/1000, k%1000)
-				if err := api(ctx, http.MethodPost, rel, map[string]any{"version": v}, http.StatusCreated, nil); err != nil {
-					errs[c] = err
-					return
+				err := api(ctx, http.MethodPost, rel, map[string]any{"version": v}, http.StatusCreated, nil)
+				if err == nil {
+					err = putArtifact(ctx, base, product, v, "small.bin", uint64(2_000_000+k), 1024)
 				}
-				if err := putArtifact(ctx, base, product, v, "small.bin", uint64(2_000_000+k), 1024); err != nil {
-					errs[c] = err
-					return
+				if err == nil {
+					err = api(ctx, http.MethodPost, rel+"/"+v+"/seal", nil, http.StatusOK, nil)
 				}
-				if err := api(ctx, http.MethodPost, rel+"/"+v+"/seal", nil, http.StatusOK, nil); err != nil {
-					errs[c] = err
-					return
+				if err != nil {
+					// A refused commit (503) abandons this release and is
+					// counted; anything else ends the run.
+					if !strings.Contains(err.Error(), ": 503") {
+						errs[c] = err
+						return
+					}
+					failed.Add(1)
+					continue
 				}
+				done.Add(1)
 			}
 		})
 	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return 0, err
+			return 0, 0, 0, err
 		}
 	}
-	return time.Since(start), nil
+	return time.Since(start), done.Load(), failed.Load(), nil
 }
 
 // startNode runs one cluster node: `reliquary serve --storage s3` on the
@@ -229,10 +251,14 @@ func (b *bench) reportCluster(p func(format string, args ...any)) {
 		b.fig("commit1/p50", "%.2f"), b.fig("commit1/p99", "%.2f"), b.verdictLess("commit1/p99", 20))
 	p("| 10 | commit latency, 3 nodes, 1 client each at once: p50 / p99, ms | %s / %s | | p99 target < 20 ms: %s |",
 		b.fig("commit3/p50", "%.2f"), b.fig("commit3/p99", "%.2f"), b.verdictLess("commit3/p99", 20))
+	p("| 10 | writes refused (503) per run of %d, 1 node / 3 nodes | %s / %s | | |", envInt("BENCH_COMMITS", 300),
+		b.fig("commit1/refused", "%.0f"), b.fig("commit3/refused", "%.0f"))
 	p("| 11 | publish (create + 1 KiB upload + seal), 6 clients, 1 node, per s | %s | | |", b.fig("cpublish1", "%.1f"))
 	target := "—"
 	if v, ok := b.med("cpublish3"); ok {
 		target = "target ≥ 150: " + verdict(v >= 150)
 	}
 	p("| 11 | publish, 6 clients over 3 nodes, per s | %s | | %s |", b.fig("cpublish3", "%.1f"), target)
+	p("| 11 | publishes refused (503) per run of %d, 1 node / 3 nodes | %s / %s | | |", envInt("BENCH_CLUSTER_PUBLISH", 300),
+		b.fig("cpublish1/refused", "%.0f"), b.fig("cpublish3/refused", "%.0f"))
 }
