@@ -85,6 +85,9 @@ const (
 	CodeWebhookTargetForbidden = "WEBHOOK_TARGET_FORBIDDEN"
 	// CodeRequestTimeout: the request body stalled for --body-idle-timeout.
 	CodeRequestTimeout = "REQUEST_TIMEOUT"
+	// CodeNotCaughtUp: X-Reliquary-Min-Seq names an event this node has not
+	// applied within 5 s (DESIGN §9).
+	CodeNotCaughtUp = "NOT_CAUGHT_UP"
 )
 
 // errorTable maps domain and storage errors (errors.Is) to status and code.
@@ -152,6 +155,7 @@ var errorTable = []struct {
 	{oidc.ErrIssuerUnavailable, http.StatusServiceUnavailable, CodeOIDCIssuerUnavailable},
 	{storage.ErrNotFound, http.StatusNotFound, CodeArtifactNotFound},
 	{journal.ErrTargetForbidden, http.StatusBadRequest, CodeWebhookTargetForbidden},
+	{library.ErrNotCaughtUp, http.StatusServiceUnavailable, CodeNotCaughtUp},
 }
 
 // ErrorBody is the error envelope: {"error": {"code", "message", "details"}}.

@@ -172,7 +172,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	_ = r.SetTrustedProxies(nil)
-	r.Use(s.recovery, s.requestIDAndLog, securityHeaders, s.bodyGuard, normalizeVersionParam, jsonNewline)
+	r.Use(s.recovery, s.requestIDAndLog, securityHeaders, s.bodyGuard, normalizeVersionParam, jsonNewline, s.clusterHeaders)
 	for _, rt := range s.Routes() {
 		r.Handle(rt.Method, rt.Path, s.authorize(rt), rt.Handler)
 	}

@@ -153,6 +153,13 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("--retired-keys: %w", err)
 	}
+	// Cluster start-up checks (startup_checks.go).
+	if err := checkJournalKey(ctx, cfg.Store, keyring, signer.KeyID()); err != nil {
+		return nil, err
+	}
+	if err := probeCreateOnly(ctx, cfg.Store, nodeID, log); err != nil {
+		return nil, err
+	}
 
 	lib := library.New(library.Config{Repo: ix, Store: cfg.Store, Signer: signer, Logger: log,
 		OIDCTokenTTL: cfg.OIDCTokenTTL, Now: cfg.Now, Evidence: evidence.Verifier{}, Cluster: follower})

@@ -149,7 +149,8 @@ func (f *follower) pull(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if err := f.ix.AppendJournal(evs); err != nil {
+		k, err := f.ix.ApplyCommitted(evs)
+		if err != nil {
 			if errors.Is(err, journal.ErrBroken) {
 				ferr := fmt.Errorf("the bucket's journal object %s does not continue this node's chain (a fork, or another library's bucket): %w",
 					storage.JournalKey(head+1), err)
@@ -158,7 +159,7 @@ func (f *follower) pull(ctx context.Context) (int, error) {
 			}
 			return n, err
 		}
-		n += len(evs)
+		n += k
 		f.applied.Notify()
 	}
 }
@@ -201,7 +202,9 @@ func (f *follower) run(ctx context.Context) {
 	}
 }
 
-// WaitForSeq implements library.Cluster.
+// WaitForSeq implements library.Cluster: it reads the bucket's journal at
+// once (not at the next poll) and again until event n is applied or ctx
+// ends.
 func (f *follower) WaitForSeq(ctx context.Context, n uint64) error {
 	for {
 		wake := f.applied.Wait()
@@ -212,9 +215,10 @@ func (f *follower) WaitForSeq(ctx context.Context, n uint64) error {
 		if head >= n {
 			return nil
 		}
-		select {
-		case f.poke <- struct{}{}:
-		default:
+		if f.Err() == nil {
+			if k, err := f.pull(ctx); err == nil && k > 0 {
+				continue
+			}
 		}
 		select {
 		case <-ctx.Done():

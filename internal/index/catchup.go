@@ -19,7 +19,16 @@ func (ix *Index) AppendJournal(evs []*journal.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	err := ix.db.Update(func(btx *bolt.Tx) error {
+	err := ix.db.Update(func(btx *bolt.Tx) error { return appendInTx(btx, evs) })
+	if err == nil && ix.onCommit != nil {
+		ix.onCommit(evs) // another node's events: the feed and the workers wake as for ours
+	}
+	return err
+}
+
+// appendInTx is AppendJournal inside a write transaction.
+func appendInTx(btx *bolt.Tx, evs []*journal.Event) error {
+	{
 		seq, hash := decodeHead(btx.Bucket(bucketMeta).Get(keyJournalHead))
 		v := journal.VerifierAt(seq, hash)
 		var tree logAppender // each event is also the signed log's next leaf (log.go)
@@ -36,9 +45,5 @@ func (ix *Index) AppendJournal(evs []*journal.Event) error {
 			return err
 		}
 		return btx.Bucket(bucketMeta).Put(keyMirrorCursor, seqKey(last.Seq))
-	})
-	if err == nil && ix.onCommit != nil {
-		ix.onCommit(evs) // another node's events: the feed and the workers wake as for ours
 	}
-	return err
 }

@@ -78,6 +78,17 @@ func (ix *Index) UpdateContext(ctx context.Context, fn func(library.WriteTx) err
 			}
 			continue // re-run fn against the new state: it re-decides
 		}
+		if err != nil && !errors.Is(err, storage.ErrUnavailable) && ix.catchUp != nil && attempt+1 < commitRetries && ctx.Err() == nil {
+			// fn refused on this node's state: decided on a stale index
+			// when other nodes have committed since. Catch up; if that
+			// brought anything, decide again.
+			before, _, herr := ix.Head()
+			if herr == nil && ix.catchUp(ctx) == nil {
+				if after, _, herr := ix.Head(); herr == nil && after != before {
+					continue
+				}
+			}
+		}
 		if err != nil {
 			return mapCommitErr(err)
 		}

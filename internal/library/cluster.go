@@ -82,3 +82,14 @@ func RecordSeq(ctx context.Context, seq uint64) {
 		}
 	}
 }
+
+// AppliedSeq is the seq of the last journal event this node has applied.
+func (s *Service) AppliedSeq() (uint64, error) {
+	var seq uint64
+	err := s.repo.View(func(tx ReadTx) error {
+		var err error
+		seq, _, err = tx.Head()
+		return err
+	})
+	return seq, err
+}
