@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/reliquary/reliquary/internal/journal"
 )
 
 // regInput is a register operation: a write of value, or a read.
@@ -169,5 +171,19 @@ func TestRegisterModel(t *testing.T) {
 	})
 	if len(ops) != 3 || ops[1].Return != math.MaxInt64 || ops[2].Output != int64(7) {
 		t.Fatalf("operations: %+v", ops)
+	}
+}
+
+// TestPolicyValues: the values an event's data sets are found at any depth
+// and inside JSON carried as a string, and only for policy updates.
+func TestPolicyValues(t *testing.T) {
+	chain := []*journal.Event{
+		{Type: "product.policy_updated", Subject: "reg-0", Data: []byte(`{"policy":{"max_artifact_bytes":1000001}}`)},
+		{Type: "product.policy_updated", Subject: "reg-1", Data: []byte(`{"changes":[{"value":"{\"policy\":{\"max_artifact_bytes\":1000002}}"}]}`)},
+		{Type: "release.created", Subject: "reg-0@1.0.0", Data: []byte(`{"max_artifact_bytes":1000003}`)},
+	}
+	got := policyValues(chain)
+	if !got["reg-0"][1000001] || !got["reg-1"][1000002] || got["reg-0"][1000003] || got["reg-1"][1000001] {
+		t.Fatalf("policyValues: %v", got)
 	}
 }

@@ -85,7 +85,9 @@ func (h *history) all() []record {
 	return append([]record(nil), h.records...)
 }
 
-var hc = &http.Client{Timeout: 10 * time.Second}
+// hc gives a node 30 s to answer: a node cut off from the bucket answers
+// its queued writes one storage timeout (3 s) after another.
+var hc = &http.Client{Timeout: 30 * time.Second}
 
 // call sends one request with the admin token and classifies the answer.
 func call(method, url string, body any, hdr map[string]string) (status int, resp []byte, h http.Header, out outcome, err error) {
