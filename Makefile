@@ -136,6 +136,7 @@ FUZZ_TARGETS := ./api:FuzzParseExpectedDigest ./api:FuzzParseRange ./api:FuzzNam
 	./internal/journal:FuzzRedact ./internal/journal:FuzzWebhookTarget ./api:FuzzParseTicket
 FUZZ_TARGETS += ./internal/evidence:FuzzParse
 FUZZ_TARGETS += ./internal/library:FuzzRolloutPlan
+FUZZ_TARGETS += ./internal/journal:FuzzDecodeObject
 FUZZTIME ?= 1m
 
 fuzz-short:

@@ -12,7 +12,8 @@ import "fmt"
 //	products/<p>/releases/<v>/attestations/<sha256>.json   (in-toto attestations, raw as uploaded)
 //	baselines/<name>/manifest.json
 //	baselines/<name>/manifest.json.sig
-//	journal/<20-digit seq>.json                         (the journal mirror, in order)
+//	journal/<20-digit seq>.json                         (the journal's commit objects, DESIGN §9)
+//	probe/<node>-<random>.json                          (the start-up create-only probe, deleted at once)
 //	journal/segments/<20-digit first>-<20-digit last>.jsonl  (the same events, 1,000 a file)
 //
 // Product slugs, versions, artifact and baseline names are validated by the
@@ -86,4 +87,12 @@ const JournalCheckpointPrefix = JournalPrefix + "checkpoints/"
 // leaves (events 1..size).
 func JournalCheckpointKey(size uint64) string {
 	return fmt.Sprintf("%s%020d.txt", JournalCheckpointPrefix, size)
+}
+
+// ProbePrefix is the folder of the start-up probe (DESIGN §9).
+const ProbePrefix = "probe/"
+
+// ProbeKey is one start-up probe object of node.
+func ProbeKey(node, random string) string {
+	return ProbePrefix + node + "-" + random + ".json"
 }

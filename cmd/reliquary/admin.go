@@ -210,8 +210,9 @@ func newFsckCmd() *cobra.Command {
 		Short: "Check the index against the store",
 		Long: `Check that every object the index names exists with its size (--deep: and its digest),
 and that no object under products/ is unnamed (an orphan, e.g. an upload cut by a crash).
---repair removes orphans and partial writes only, never data the index names. Run it with the
-server stopped. Exit code 0: nothing found; 1: something was found (repaired or not).`,
+--repair first applies the changes the bucket's journal holds beyond the index (committed
+before a crash, not yet applied), then removes orphans and partial writes only, never data the
+index names. Run it with the server stopped. Exit code 0: nothing found; 1: something was found (repaired or not).`,
 		Example: `  reliquary fsck
   reliquary fsck --deep --repair --data-dir /var/lib/reliquary
   reliquary fsck -o json | jq '.findings[]'
@@ -232,6 +233,15 @@ server stopped. Exit code 0: nothing found; 1: something was found (repaired or 
 				return err
 			}
 			defer ix.Close()
+			if o.Repair {
+				// The bucket's journal is the commit point (DESIGN §9): a
+				// change committed there but not yet applied (a crash in
+				// between) names its objects; apply it first, or they
+				// would look like orphans.
+				if _, err := journal.CatchUp(cmd.Context(), store, ix); err != nil {
+					return fmt.Errorf("fsck --repair: catch up from the bucket's journal first: %w", err)
+				}
+			}
 			rep, err := fsck.Run(cmd.Context(), ix, store, o)
 			if err != nil {
 				return err

@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/reliquary/reliquary/api"
+	"github.com/reliquary/reliquary/internal/app"
 	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/oidc"
 	"github.com/reliquary/reliquary/storage/s3"
@@ -69,6 +70,9 @@ type serveConfig struct {
 	WebhookAllowPrivate bool `yaml:"webhook-allow-private"`
 	// S3PublicEndpoint is the store's address in presigned URLs (redirects).
 	S3PublicEndpoint string `yaml:"s3-public-endpoint"`
+	// NodeID names this node in a cluster (DESIGN §9; "": generated and
+	// kept in <data-dir>/node-id).
+	NodeID string `yaml:"node-id"`
 }
 
 func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
@@ -96,6 +100,7 @@ func (c *serveConfig) bindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.BodyIdleTimeout, "body-idle-timeout", api.DefaultBodyIdleTimeout, "cut off a request body that sends nothing for this long (per read, not a total deadline)")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks reach loopback, private, link-local and unique-local addresses (trusted networks only)")
 	fs.StringVar(&c.S3PublicEndpoint, "s3-public-endpoint", "", "S3 address that downloaders reach, named in presigned URLs with --downloads redirect: host:port or https://host[:port] (default --s3-endpoint)")
+	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in a cluster of nodes on one bucket: 1-64 letters, digits, '.', '_' or '-' (default: a random id kept in <data-dir>/node-id)")
 }
 
 // bindStoreFlags binds the settings that locate the index and the store
@@ -265,6 +270,11 @@ func (c *serveConfig) validate() error {
 	}
 	if c.OIDCTokenTTL < time.Minute || c.OIDCTokenTTL > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("--oidc-token-ttl %s must be from 1m to 24h", c.OIDCTokenTTL))
+	}
+	if c.NodeID != "" {
+		if err := app.ValidateNodeID(c.NodeID); err != nil {
+			errs = append(errs, fmt.Errorf("--node-id: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -68,5 +68,5 @@ func (c *serveConfig) appConfig(store storage.BlobStore, log *slog.Logger) (app.
 		AnonymousRead: c.AnonymousRead, Downloads: c.Downloads, MaxUploadsPerToken: c.MaxUploadsPerToken,
 		UISessionTTL: c.UISessionTTL, BodyIdleTimeout: c.BodyIdleTimeout, WebhookAllowPrivate: c.WebhookAllowPrivate,
 		OIDCIssuers: c.OIDCIssuers, OIDCTokenTTL: c.OIDCTokenTTL, OIDCAllowHTTPIssuer: c.OIDCAllowHTTPIssuer,
-		RetentionInterval: c.RetentionInterval, Logger: log}, nil
+		RetentionInterval: c.RetentionInterval, Logger: log, NodeID: c.NodeID}, nil
 }

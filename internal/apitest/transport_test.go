@@ -63,7 +63,7 @@ func fakeServer(t *testing.T) *httptest.Server {
 	}
 	h.HandleFunc("GET /api/v1/healthz", jsonAnswer(200, `{"status":"ok"}`, "X-Request-ID", "abc"))
 	h.HandleFunc("GET /api/v1/products", jsonAnswer(200, `{"items":[]}`, "X-Request-ID", "abc"))
-	h.HandleFunc("POST /api/v1/products", jsonAnswer(201, prod, "X-Request-ID", "abc", "Location", "/api/v1/products/app"))
+	h.HandleFunc("POST /api/v1/products", jsonAnswer(201, prod, "X-Request-ID", "abc", "Location", "/api/v1/products/app", "X-Reliquary-Seq", "7"))
 	h.HandleFunc("GET /api/v1/products/app", jsonAnswer(200, prod)) // no X-Request-ID
 	h.HandleFunc("GET /api/v1/products/other", jsonAnswer(200, strings.Replace(prod, `"created_at":"2026-01-02T03:04:05Z"`, `"created_at":"yesterday"`, 1), "X-Request-ID", "abc"))
 	h.HandleFunc("GET /api/v1/tokens", jsonAnswer(http.StatusTeapot, `{"error":{"code":"INTERNAL","message":"teapot"}}`, "X-Request-ID", "abc"))
@@ -92,7 +92,7 @@ func fakeServer(t *testing.T) *httptest.Server {
 		_, _ = io.WriteString(w, "png")
 	})
 	h.HandleFunc("PUT "+art, jsonAnswer(201, `{"name":"app.tar.gz","size":5,"sha256":"`+sha+`","media_type":"application/gzip","uploaded_by":"ci","uploaded_at":"2026-01-02T03:04:05Z"}`,
-		"X-Request-ID", "abc", "Location", art, "ETag", `"`+sha+`"`))
+		"X-Request-ID", "abc", "Location", art, "ETag", `"`+sha+`"`, "X-Reliquary-Seq", "8"))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,15 +246,29 @@ func (f *follower) SyncToBucketHead(ctx context.Context) error {
 // NodeIDFile holds a node's generated id under its data dir.
 const NodeIDFile = "node-id"
 
+var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$`)
+
+// ValidateNodeID checks a --node-id: 1-64 letters, digits, '.', '_' or
+// '-', not starting with '.' (it names objects in the bucket).
+func ValidateNodeID(id string) error {
+	if !nodeIDPattern.MatchString(id) {
+		return fmt.Errorf("%q must be 1-64 letters, digits, '.', '_' or '-', not starting with '.'", id)
+	}
+	return nil
+}
+
 // loadNodeID is --node-id, or the id kept in <data-dir>/node-id (made on
 // first start).
 func loadNodeID(dataDir, flag string) (string, error) {
 	if flag != "" {
-		return flag, nil
+		return flag, ValidateNodeID(flag)
 	}
 	path := filepath.Join(dataDir, NodeIDFile)
 	if b, err := os.ReadFile(path); err == nil {
 		if id := strings.TrimSpace(string(b)); id != "" {
+			if err := ValidateNodeID(id); err != nil {
+				return "", fmt.Errorf("node id in %s: %w", path, err)
+			}
 			return id, nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {

@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/reliquary/reliquary/internal/app"
+	"github.com/reliquary/reliquary/internal/index"
 	"github.com/reliquary/reliquary/internal/journal"
+	"github.com/reliquary/reliquary/internal/library"
 	"github.com/reliquary/reliquary/internal/signing"
 	"github.com/reliquary/reliquary/internal/testenv"
 	"github.com/reliquary/reliquary/storage"
@@ -37,11 +39,11 @@ type node struct {
 }
 
 // clusterStores opens one store per node on one bucket (or one directory).
-type storeFactory func(t *testing.T) storage.BlobStore
+type storeFactory func(t testing.TB) storage.BlobStore
 
-func fsCluster(t *testing.T) storeFactory {
+func fsCluster(t testing.TB) storeFactory {
 	dir := filepath.Join(t.TempDir(), "blobs")
-	return func(t *testing.T) storage.BlobStore {
+	return func(t testing.TB) storage.BlobStore {
 		st, err := fs.New(dir)
 		if err != nil {
 			t.Fatal(err)
@@ -51,9 +53,9 @@ func fsCluster(t *testing.T) storeFactory {
 	}
 }
 
-func s3Cluster(t *testing.T) storeFactory {
+func s3Cluster(t testing.TB) storeFactory {
 	cfg := testenv.SharedMinIO(t).Config(t)
-	return func(t *testing.T) storage.BlobStore {
+	return func(t testing.TB) storage.BlobStore {
 		st, err := s3.New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -193,7 +195,7 @@ func waitAll(t *testing.T, seq uint64, nodes ...*node) {
 // the seq it was acknowledged with, and each contested name was created
 // exactly once (the others got 409 PRODUCT_EXISTS after re-deciding).
 func TestClusterWritersThroughAllNodes(t *testing.T) {
-	for name, mk := range map[string]func(*testing.T) storeFactory{"fs": fsCluster, "s3": s3Cluster} {
+	for name, mk := range map[string]func(testing.TB) storeFactory{"fs": fsCluster, "s3": s3Cluster} {
 		t.Run(name, func(t *testing.T) {
 			newStore := mk(t)
 			n0 := startNode(t, newStore(t), "", true)
@@ -403,7 +405,7 @@ func countCommits(t *testing.T, store storage.BlobStore, typ, subject string) in
 // and acknowledges it: committed exactly once, applied once. The same
 // with the answer lost on a PUT that did not land is retried.
 func TestClusterUnknownOutcome(t *testing.T) {
-	for name, mk := range map[string]func(*testing.T) storeFactory{"fs": fsCluster, "s3": s3Cluster} {
+	for name, mk := range map[string]func(testing.TB) storeFactory{"fs": fsCluster, "s3": s3Cluster} {
 		t.Run(name, func(t *testing.T) {
 			newStore := mk(t)
 			fst := &faultyStore{BlobStore: newStore(t)}
@@ -565,4 +567,47 @@ func TestClusterRefusesOtherSigningKey(t *testing.T) {
 	}
 	// The library's key starts.
 	startNode(t, newStore(t), a.dir, false)
+}
+
+// TestClusterPublishesTheIndexTail: events an index holds that the bucket
+// lacks (written before the bucket was the commit point, or offline by
+// `token reset-admin`) are committed to the bucket at start, so another
+// node sees them; the index's next write follows them.
+func TestClusterPublishesTheIndexTail(t *testing.T) {
+	newStore := fsCluster(t)
+	dir := t.TempDir()
+	ix, err := index.Open(filepath.Join(dir, "index.db"), index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := library.New(library.Config{Repo: ix})
+	if _, err := lib.BootstrapAdmin(t.Context(), testenv.AdminSecret); err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	st := newStore(t)
+	if has, _ := journal.HasJournal(t.Context(), st); has {
+		t.Fatal("the bucket has a journal before the node started")
+	}
+	a, err := app.New(t.Context(), app.Config{DataDir: dir, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	a2 := startNode(t, st, dir, false)
+	_, seq := a2.createProduct("hr")
+	if seq != 2 {
+		t.Fatalf("the first write after the tail: seq %d, want 2", seq)
+	}
+	b := startNode(t, newStore(t), dir, false)
+	if code, body, _ := b.do("GET", "/api/v1/products/hr", "", "X-Reliquary-Min-Seq", "2"); code != 200 {
+		t.Fatalf("another node with the admin token of the published tail: %d %s", code, body)
+	}
+	sameChain(t, a2, b)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopShared()
+	os.Exit(code)
 }

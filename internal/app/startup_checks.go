@@ -16,7 +16,7 @@ import (
 )
 
 // ProbePrefix is the folder of the start-up probe's objects.
-const ProbePrefix = "probe/"
+const ProbePrefix = storage.ProbePrefix
 
 // ErrStoreOverwrites: the store replaced an existing object on a
 // create-only PUT; it cannot be the journal's commit point.
@@ -33,7 +33,7 @@ func probeCreateOnly(ctx context.Context, store storage.BlobStore, nodeID string
 	if _, err := rand.Read(r[:]); err != nil {
 		return err
 	}
-	key := ProbePrefix + nodeID + "-" + hex.EncodeToString(r[:]) + ".json"
+	key := storage.ProbeKey(nodeID, hex.EncodeToString(r[:]))
 	put := func(body string) error {
 		_, err := store.Put(ctx, key, bytes.NewReader([]byte(body)), int64(len(body)), storage.PutOptions{ContentType: "application/json"})
 		return err

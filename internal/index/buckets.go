@@ -254,3 +254,10 @@ var (
 //
 //	idx_sha256  <sha256 hex> 0x00 <product> 0x00 <semver key> → {}
 var bucketIdxSHA256 = []byte("idx_sha256")
+
+// The bucket's journal as the commit point (commit.go, DESIGN §9).
+//
+//	meta  "journal_committed" → uint64 BE: every event up to it is in the
+//	      bucket's journal, ending on a commit object's last event (absent
+//	      in an index written before: the mirror cursor says it)
+var keyJournalCommitted = []byte("journal_committed")

@@ -19,15 +19,17 @@ func (ix *Index) AppendJournal(evs []*journal.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	err := ix.db.Update(func(btx *bolt.Tx) error { return appendInTx(btx, evs) })
+	err := ix.db.Update(func(btx *bolt.Tx) error { return appendInTx(btx, evs, true) })
 	if err == nil && ix.onCommit != nil {
 		ix.onCommit(evs) // another node's events: the feed and the workers wake as for ours
 	}
 	return err
 }
 
-// appendInTx is AppendJournal inside a write transaction.
-func appendInTx(btx *bolt.Tx, evs []*journal.Event) error {
+// appendInTx is AppendJournal inside a write transaction; mirrored moves
+// the mirror's cursor past the events (their segment and checkpoint are
+// then not this node's to write).
+func appendInTx(btx *bolt.Tx, evs []*journal.Event, mirrored bool) error {
 	{
 		seq, hash := decodeHead(btx.Bucket(bucketMeta).Get(keyJournalHead))
 		v := journal.VerifierAt(seq, hash)
@@ -43,6 +45,12 @@ func appendInTx(btx *bolt.Tx, evs []*journal.Event) error {
 		last := evs[len(evs)-1]
 		if err := btx.Bucket(bucketMeta).Put(keyJournalHead, encodeHead(last.Seq, last.Hash)); err != nil {
 			return err
+		}
+		if err := btx.Bucket(bucketMeta).Put(keyJournalCommitted, seqKey(last.Seq)); err != nil {
+			return err // they came from the bucket
+		}
+		if !mirrored {
+			return nil
 		}
 		return btx.Bucket(bucketMeta).Put(keyMirrorCursor, seqKey(last.Seq))
 	}

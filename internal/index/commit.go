@@ -32,7 +32,7 @@ var ErrLostRace = errors.New("another node committed this journal seq first")
 
 // commitRetries bounds how often a transaction that lost the race is
 // re-decided before the write is refused (503).
-const commitRetries = 8
+const commitRetries = 24
 
 // SetCommitter makes every Update commit through c; catchUp brings the
 // index level with the bucket after a lost race (the follower's pull). Set
@@ -44,7 +44,24 @@ func (ix *Index) SetCommitter(c Committer, catchUp func(ctx context.Context) err
 // UpdateContext is Update with the request's context: the commit's store
 // calls run under it, and a seq recorder carried by it
 // (library.WithSeqRecorder) learns the seq of the last event committed.
+//
+// With a committer, concurrent writes are committed in groups
+// (group_commit.go): one bbolt transaction and one journal object for all
+// the transactions that queued while the previous group committed.
 func (ix *Index) UpdateContext(ctx context.Context, fn func(library.WriteTx) error) error {
+	if ix.committer != nil {
+		if err := ix.PublishTail(ctx); err != nil {
+			return err
+		}
+		return ix.groupDo(ctx, fn)
+	}
+	return ix.updateSolo(ctx, fn)
+}
+
+// updateSolo runs one transaction on its own: a transaction a group could
+// not take (it refused, so the group ran without it), and every write of
+// an index without a committer.
+func (ix *Index) updateSolo(ctx context.Context, fn func(library.WriteTx) error) error {
 	for attempt := 0; ; attempt++ {
 		t := &tx{}
 		err := ix.db.Update(func(btx *bolt.Tx) error {
@@ -56,7 +73,10 @@ func (ix *Index) UpdateContext(ctx context.Context, fn func(library.WriteTx) err
 				return errUnrecorded
 			}
 			if ix.committer != nil && len(t.events) > 0 {
-				return ix.committer.Commit(ctx, t.events)
+				if err := ix.committer.Commit(ctx, t.events); err != nil {
+					return err
+				}
+				return btx.Bucket(bucketMeta).Put(keyJournalCommitted, seqKey(t.events[len(t.events)-1].Seq))
 			}
 			return nil
 		})
@@ -69,13 +89,7 @@ func (ix *Index) UpdateContext(ctx context.Context, fn func(library.WriteTx) err
 					return fmt.Errorf("journal commit: catch up after a lost race: %w", errors.Join(cerr, storage.ErrUnavailable))
 				}
 			}
-			if attempt > 0 { // two nodes racing again: step apart
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(5*time.Millisecond)))):
-				}
-			}
+			time.Sleep(raceBackoff(attempt)) // nodes racing again: step apart
 			continue // re-run fn against the new state: it re-decides
 		}
 		if err != nil && !errors.Is(err, storage.ErrUnavailable) && ix.catchUp != nil && attempt+1 < commitRetries && ctx.Err() == nil {
@@ -100,4 +114,67 @@ func (ix *Index) UpdateContext(ctx context.Context, fn func(library.WriteTx) err
 		}
 		return nil
 	}
+}
+
+// CommittedSeq is the last event known to be in the bucket's journal.
+func (ix *Index) CommittedSeq() (uint64, error) {
+	var seq uint64
+	err := ix.db.View(func(btx *bolt.Tx) error {
+		meta := btx.Bucket(bucketMeta)
+		v := meta.Get(keyJournalCommitted)
+		if len(v) != 8 {
+			v = meta.Get(keyMirrorCursor) // an index from before the commit point: the mirror's
+		}
+		if len(v) == 8 {
+			seq = seqFromKey(v)
+		}
+		return nil
+	})
+	return seq, err
+}
+
+// PublishTail commits to the bucket the events this index holds beyond
+// CommittedSeq: written before the bucket became the commit point (the
+// asynchronous mirror had not copied them yet) or offline (`reliquary
+// token reset-admin`). Each goes as its own object, byte for byte what
+// the mirror wrote; one already there with the same bytes is fine. One
+// the bucket holds with other content means the index forked from the
+// bucket: a *journal.ForeignJournalError, nothing written. Nothing else
+// commits until the tail is in the bucket.
+func (ix *Index) PublishTail(ctx context.Context) error {
+	committed, err := ix.CommittedSeq()
+	if err != nil {
+		return err
+	}
+	head, _, err := ix.Head()
+	if err != nil || head <= committed {
+		return err
+	}
+	ix.publishMu.Lock()
+	defer ix.publishMu.Unlock()
+	evs, err := ix.EventsAfter(committed, 0)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if err := ix.committer.Commit(ctx, []*journal.Event{e}); err != nil {
+			if errors.Is(err, ErrLostRace) {
+				return fmt.Errorf("publish this index's event %d to the bucket: %w", e.Seq,
+					&journal.ForeignJournalError{Seq: e.Seq, Fix: journal.ForeignJournalFix})
+			}
+			return fmt.Errorf("publish this index's event %d to the bucket: %w", e.Seq, err)
+		}
+		if err := ix.db.Update(func(btx *bolt.Tx) error {
+			return btx.Bucket(bucketMeta).Put(keyJournalCommitted, seqKey(e.Seq))
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// raceBackoff is a random pause after the attempt-th lost race (0-based):
+// up to 2 ms, doubling each time, at most 100 ms.
+func raceBackoff(attempt int) time.Duration {
+	return time.Duration(rand.Int64N(int64(min(100*time.Millisecond, (2*time.Millisecond)<<min(attempt, 6)))))
 }

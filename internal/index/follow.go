@@ -33,7 +33,11 @@ func (ix *Index) ApplyCommitted(evs []*journal.Event) (int, error) {
 		if len(fresh) == 0 {
 			return nil
 		}
-		return appendInTx(btx, fresh)
+		// The mirror's cursor stays: this node's mirror passes over them
+		// too, so their checkpoint and segment are written even when the
+		// node that committed them dies first (create-only: the first
+		// writer wins, an identical segment is fine).
+		return appendInTx(btx, fresh, false)
 	})
 	if err != nil || len(fresh) == 0 {
 		return 0, err

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,6 +37,8 @@ type Index struct {
 	// (commit.go); nil: local commits only.
 	committer Committer
 	catchUp   func(ctx context.Context) error
+	publishMu sync.Mutex
+	group     groupQueue // group_commit.go
 }
 
 var _ library.Repo = (*Index)(nil)

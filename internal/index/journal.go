@@ -205,6 +205,9 @@ func Rebuild(path string, next func() (*journal.Event, error)) (uint64, error) {
 				if err := btx.Bucket(bucketMeta).Put(keyMirrorCursor, seqKey(e.Seq)); err != nil {
 					return err
 				}
+				if err := btx.Bucket(bucketMeta).Put(keyJournalCommitted, seqKey(e.Seq)); err != nil {
+					return err
+				}
 				n++
 			}
 			return nil
