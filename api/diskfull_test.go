@@ -242,21 +242,29 @@ func TestIndexVolumeFull(t *testing.T) {
 		t.Fatal("uploads never filled the index")
 	}
 	t.Logf("%d uploads committed before the index refused %s", len(stored), refused)
+	// The refused release's event was committed to the bucket's journal
+	// before the index refused it (DESIGN §9: the bucket is the commit
+	// point); the writes after it lose the race for its seq and cannot
+	// catch up on a full index: refused, nothing committed, the refused
+	// upload's object removed.
 	if got := srv.Objects(t, "products/"); !slices.Equal(got, stored) {
 		t.Errorf("objects after the upload the index refused: %q, want %q", got, stored)
 	}
 	// Reads go on, the journal verifies.
 	admin.json("GET", "/products/app/releases/1.0.0", nil).must(t, 200)
-	admin.json("GET", "/products/app/releases/"+failedVersion, nil).must(t, 404)
+	admin.json("GET", "/products/app/releases/"+failedVersion, nil).must(t, 404) // not applied here yet
 	var vr struct{ OK bool }
 	admin.json("GET", "/audit/verify", nil).must(t, 200).decode(t, &vr)
 	if !vr.OK {
 		t.Error("audit verify on a full index volume: not ok")
 	}
 
-	// Space is freed: writes work again.
+	// Space is freed: the node applies what was committed but not applied
+	// (the release and the upload it answered 507 for), and writes work
+	// again.
 	disk.free()
-	admin.json("POST", "/products/app/releases", map[string]any{"version": failedVersion, "notes": notes}).must(t, 201)
+	admin.do("GET", "/products/app/releases/"+failedVersion, nil, "X-Reliquary-Min-Seq", "latest").must(t, 200)
+	admin.json("POST", "/products/app/releases", map[string]any{"version": failedVersion, "notes": notes}).must(t, 409)
 	admin.put(base+refused, upload{size: 64 << 10, seed: 3}).must(t, 201)
 
 	// The file reopens and verifies offline.

@@ -109,6 +109,10 @@ func TestWebhookRedirectNotFollowed(t *testing.T) {
 // or a path; an unscoped admin sees the details.
 func TestReadyzHidesDetails(t *testing.T) {
 	srv := testenv.StartServer(t, testenv.ServerOptions{})
+	admin := newClient(t, srv, srv.AdminToken)
+	var tok struct{ Secret string }
+	// Before the store breaks: a write needs it (its journal object).
+	admin.json("POST", "/tokens", map[string]any{"name": "scoped", "role": "admin", "products": []string{"alpha"}}).must(t, 201).decode(t, &tok)
 	tmp := filepath.Join(srv.DataDir, "blobs", ".tmp")
 	if err := os.RemoveAll(tmp); err != nil {
 		t.Fatal(err)
@@ -116,9 +120,6 @@ func TestReadyzHidesDetails(t *testing.T) {
 	if err := os.WriteFile(tmp, []byte("not a directory"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	admin := newClient(t, srv, srv.AdminToken)
-	var tok struct{ Secret string }
-	admin.json("POST", "/tokens", map[string]any{"name": "scoped", "role": "admin", "products": []string{"alpha"}}).must(t, 201).decode(t, &tok)
 	type ready struct {
 		Status string
 		Checks map[string]string

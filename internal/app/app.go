@@ -163,9 +163,13 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("--retired-keys: %w", err)
 	}
-	// Cluster start-up checks (startup_checks.go).
-	if err := checkJournalKey(ctx, cfg.Store, keyring, signer.KeyID()); err != nil {
-		return nil, err
+	// Cluster start-up checks (startup_checks.go). A foreign journal (the
+	// bucket is another library's) is reported by readiness instead,
+	// naming its fix.
+	if !errors.Is(catchup.Err(), journal.ErrForeignJournal) {
+		if err := checkJournalKey(ctx, cfg.Store, keyring, signer.KeyID()); err != nil {
+			return nil, err
+		}
 	}
 	if err := probeCreateOnly(ctx, cfg.Store, nodeID, log); err != nil {
 		return nil, err

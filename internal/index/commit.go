@@ -64,6 +64,7 @@ func (ix *Index) UpdateContext(ctx context.Context, fn func(library.WriteTx) err
 func (ix *Index) updateSolo(ctx context.Context, fn func(library.WriteTx) error) error {
 	for attempt := 0; ; attempt++ {
 		t := &tx{}
+		inBucket := false
 		err := ix.db.Update(func(btx *bolt.Tx) error {
 			t.btx = btx
 			if err := fn(t); err != nil {
@@ -76,6 +77,7 @@ func (ix *Index) updateSolo(ctx context.Context, fn func(library.WriteTx) error)
 				if err := ix.committer.Commit(ctx, t.events); err != nil {
 					return err
 				}
+				inBucket = true
 				return btx.Bucket(bucketMeta).Put(keyJournalCommitted, seqKey(t.events[len(t.events)-1].Seq))
 			}
 			return nil
@@ -104,7 +106,7 @@ func (ix *Index) updateSolo(ctx context.Context, fn func(library.WriteTx) error)
 			}
 		}
 		if err != nil {
-			return mapCommitErr(err)
+			return committedErr(inBucket, mapCommitErr(err))
 		}
 		if len(t.events) > 0 {
 			library.RecordSeq(ctx, t.events[len(t.events)-1].Seq)
@@ -120,17 +122,22 @@ func (ix *Index) updateSolo(ctx context.Context, fn func(library.WriteTx) error)
 func (ix *Index) CommittedSeq() (uint64, error) {
 	var seq uint64
 	err := ix.db.View(func(btx *bolt.Tx) error {
-		meta := btx.Bucket(bucketMeta)
-		v := meta.Get(keyJournalCommitted)
-		if len(v) != 8 {
-			v = meta.Get(keyMirrorCursor) // an index from before the commit point: the mirror's
-		}
-		if len(v) == 8 {
-			seq = seqFromKey(v)
-		}
+		seq = committedIn(btx)
 		return nil
 	})
 	return seq, err
+}
+
+func committedIn(btx *bolt.Tx) uint64 {
+	meta := btx.Bucket(bucketMeta)
+	v := meta.Get(keyJournalCommitted)
+	if len(v) != 8 {
+		v = meta.Get(keyMirrorCursor) // an index from before the commit point: the mirror's
+	}
+	if len(v) == 8 {
+		return seqFromKey(v)
+	}
+	return 0
 }
 
 // PublishTail commits to the bucket the events this index holds beyond
@@ -142,18 +149,26 @@ func (ix *Index) CommittedSeq() (uint64, error) {
 // bucket: a *journal.ForeignJournalError, nothing written. Nothing else
 // commits until the tail is in the bucket.
 func (ix *Index) PublishTail(ctx context.Context) error {
-	committed, err := ix.CommittedSeq()
-	if err != nil {
-		return err
+	var evs []*journal.Event
+	read := func() error { // one read transaction: a commit in between cannot split them
+		return ix.db.View(func(btx *bolt.Tx) error {
+			evs = nil
+			committed := committedIn(btx)
+			head, _ := decodeHead(btx.Bucket(bucketMeta).Get(keyJournalHead))
+			if head <= committed {
+				return nil
+			}
+			var err error
+			evs, err = (&tx{btx: btx}).Events(committed, 0)
+			return err
+		})
 	}
-	head, _, err := ix.Head()
-	if err != nil || head <= committed {
+	if err := read(); err != nil || len(evs) == 0 {
 		return err
 	}
 	ix.publishMu.Lock()
 	defer ix.publishMu.Unlock()
-	evs, err := ix.EventsAfter(committed, 0)
-	if err != nil {
+	if err := read(); err != nil { // another request may have published it meanwhile
 		return err
 	}
 	for _, e := range evs {
@@ -177,4 +192,14 @@ func (ix *Index) PublishTail(ctx context.Context) error {
 // up to 2 ms, doubling each time, at most 100 ms.
 func raceBackoff(attempt int) time.Duration {
 	return time.Duration(rand.Int64N(int64(min(100*time.Millisecond, (2*time.Millisecond)<<min(attempt, 6)))))
+}
+
+// committedErr marks a failed bbolt commit whose events were already
+// committed to the bucket: the change stands (the follower applies it
+// once the index can take it) and nothing it names may be removed.
+func committedErr(inBucket bool, err error) error {
+	if !inBucket {
+		return err
+	}
+	return fmt.Errorf("%w: %w", library.ErrCommittedNotApplied, err)
 }

@@ -99,6 +99,7 @@ func (ix *Index) commitGroup(batch []*groupCall) {
 		var memberErr error
 		txs := make([]*tx, 0, len(batch))
 		var all []*journal.Event
+		inBucket := false
 		err := ix.db.Update(func(btx *bolt.Tx) error {
 			for i, c := range batch {
 				t := &tx{btx: btx}
@@ -119,6 +120,7 @@ func (ix *Index) commitGroup(batch []*groupCall) {
 			if err := ix.committer.Commit(batch[0].ctx, all); err != nil {
 				return err
 			}
+			inBucket = true
 			return btx.Bucket(bucketMeta).Put(keyJournalCommitted, seqKey(all[len(all)-1].Seq))
 		})
 		if failed >= 0 && errors.Is(err, errMemberRefused) {
@@ -144,7 +146,7 @@ func (ix *Index) commitGroup(batch []*groupCall) {
 			}
 		}
 		if err != nil {
-			err = mapCommitErr(err)
+			err = committedErr(inBucket, mapCommitErr(err))
 			for _, c := range batch {
 				c.done <- err
 			}

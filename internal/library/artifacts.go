@@ -161,7 +161,9 @@ func (s *Service) Upload(ctx context.Context, pr Principal, in UploadInput) (a *
 		return err
 	})
 	if err != nil {
-		cleanup()
+		if !committed(err) {
+			cleanup()
+		}
 		return nil, false, err
 	}
 	return a, true, nil

@@ -274,7 +274,7 @@ func (s *Service) AddAttestation(ctx context.Context, pr Principal, product, ver
 		return existing, false, err
 	}
 	if err != nil {
-		if wrote {
+		if wrote && !committed(err) {
 			s.removeObjects(ctx, key)
 		}
 		return nil, false, err

@@ -185,10 +185,18 @@ func (s *Service) CreateBaseline(ctx context.Context, pr Principal, in BaselineI
 	// putFresh is create-only; an object already at the key is an orphan of
 	// an interrupted creation (the index does not name the baseline and this
 	// caller holds the name's lock), so it is replaced.
-	if err := s.putFresh(ctx, mkey, body, manifest.ManifestMediaType); err != nil {
+	absent := func(tx ReadTx) error {
+		if _, err := tx.Baseline(in.Name); err == nil {
+			return baselineExists(in.Name)
+		} else if !errors.Is(err, ErrBaselineNotFound) {
+			return err
+		}
+		return nil
+	}
+	if err := s.putFresh(ctx, mkey, body, manifest.ManifestMediaType, absent); err != nil {
 		return nil, fmt.Errorf("baseline %s: %w", in.Name, err)
 	}
-	if err := s.putFresh(ctx, skey, manifest.EncodeSignature(sig), "text/plain"); err != nil {
+	if err := s.putFresh(ctx, skey, manifest.EncodeSignature(sig), "text/plain", absent); err != nil {
 		s.removeObjects(ctx, mkey)
 		return nil, fmt.Errorf("baseline %s: %w", in.Name, err)
 	}
@@ -223,7 +231,9 @@ func (s *Service) CreateBaseline(ctx context.Context, pr Principal, in BaselineI
 		return err
 	})
 	if err != nil {
-		s.removeObjects(ctx, mkey, skey)
+		if !committed(err) {
+			s.removeObjects(ctx, mkey, skey)
+		}
 		return nil, err
 	}
 	return view, nil

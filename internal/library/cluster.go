@@ -93,3 +93,13 @@ func (s *Service) AppliedSeq() (uint64, error) {
 	})
 	return seq, err
 }
+
+// ErrCommittedNotApplied: the change is committed (its journal object is
+// in the bucket) but this node could not apply it to its index (a full
+// index volume). It is not undone: the node applies it once it can, other
+// nodes already may have. Objects the change names must stay.
+var ErrCommittedNotApplied = errors.New("committed to the bucket's journal, not yet applied on this node")
+
+// committed reports whether a failed write was committed all the same:
+// its objects must not be removed.
+func committed(err error) bool { return errors.Is(err, ErrCommittedNotApplied) }

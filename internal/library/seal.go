@@ -82,10 +82,17 @@ func (s *Service) Seal(ctx context.Context, pr Principal, product, version strin
 		return nil, fmt.Errorf("seal %s: sign manifest: %w", subject, err)
 	}
 	mkey, skey := storage.ReleaseManifestKey(product, version), storage.ReleaseManifestSigKey(product, version)
-	if err := s.putFresh(ctx, mkey, body, manifest.ManifestMediaType); err != nil {
+	stillDraft := func(tx ReadTx) error {
+		cur, err := tx.Release(product, version)
+		if err == nil && cur.State != StateDraft {
+			return sealed(cur)
+		}
+		return err
+	}
+	if err := s.putFresh(ctx, mkey, body, manifest.ManifestMediaType, stillDraft); err != nil {
 		return nil, fmt.Errorf("seal %s: %w", subject, err)
 	}
-	if err := s.putFresh(ctx, skey, manifest.EncodeSignature(sig), "text/plain"); err != nil {
+	if err := s.putFresh(ctx, skey, manifest.EncodeSignature(sig), "text/plain", stillDraft); err != nil {
 		s.removeObjects(ctx, mkey)
 		return nil, fmt.Errorf("seal %s: %w", subject, err)
 	}
@@ -121,7 +128,9 @@ func (s *Service) Seal(ctx context.Context, pr Principal, product, version strin
 		return err
 	})
 	if err != nil {
-		s.removeObjects(ctx, mkey, skey)
+		if !committed(err) {
+			s.removeObjects(ctx, mkey, skey)
+		}
 		return nil, err
 	}
 	r.Artifacts = arts
@@ -131,8 +140,22 @@ func (s *Service) Seal(ctx context.Context, pr Principal, product, version strin
 // putFresh writes a small object create-only. An object already at the key
 // is an orphan of an interrupted seal (the index does not name it, and the
 // caller holds the release's seal lock), so it is replaced.
-func (s *Service) putFresh(ctx context.Context, key string, body []byte, contentType string) error {
+// taken answers the caller's own error when, after catching up, the index
+// names what the object belongs to (another node sealed it).
+func (s *Service) putFresh(ctx context.Context, key string, body []byte, contentType string, taken func(ReadTx) error) error {
 	_, err := s.store.Put(ctx, key, bytes.NewReader(body), int64(len(body)), storage.PutOptions{ContentType: contentType})
+	if errors.Is(err, storage.ErrExists) && s.cluster != nil {
+		// Another node may have sealed (or be sealing) it: its object is
+		// not an orphan once its commit is in. Read the bucket's journal
+		// first (a narrow window remains while the other node's commit is
+		// in flight).
+		if err := s.cluster.SyncToBucketHead(ctx); err != nil {
+			return err
+		}
+		if err := s.repo.View(taken); err != nil {
+			return err
+		}
+	}
 	if errors.Is(err, storage.ErrExists) {
 		s.log.Warn("replacing orphaned object of an interrupted seal", "key", key)
 		if err := s.store.Delete(ctx, key); err != nil {
