@@ -106,13 +106,13 @@ func checkLinearizable(t *testing.T, records []record) (porcupine.CheckResult, t
 				sub = append(sub, op)
 			}
 		}
-		if prefix, ok = quiescentPrefix(sub, 50); ok {
+		if prefix, ok = quiescentPrefix(sub, 30); ok {
 			key = k
 			break
 		}
 	}
 	if !ok {
-		t.Errorf("no register has a quiescent prefix of 50+ operations: the doctored-history checks cannot run")
+		t.Errorf("no register has a quiescent prefix of 30+ operations: the doctored-history checks cannot run")
 		return res, took
 	}
 	if r := porcupine.CheckOperationsTimeout(registerModel, prefix, time.Minute); r != porcupine.Ok {
