@@ -158,7 +158,9 @@ clean:
 # Fault tests at full length (a few minutes): the binary SIGKILLed 20 times
 # under a mixed workload on the filesystem store (5 more on MinIO), and
 # while 8 clients upload, on both stores. `make test` runs the same tests
-# with 2-3 kills each.
+# with 2-3 kills each. Then the 3-node cluster (internal/cluster) for 150 s
+# with 15 kills and a partition (`make test`: 40 s, 4 kills).
 .PHONY: chaos
 chaos: $(MINIO)
 	RELIQUARY_CHAOS_KILLS=20 $(GO) test -race -count=1 -timeout 30m -v ./internal/chaos/
+	RELIQUARY_CLUSTER_SECONDS=150 RELIQUARY_CLUSTER_KILLS=15 $(GO) test -race -count=1 -timeout 30m -v -run TestClusterKillsAndPartition ./internal/cluster/

@@ -233,13 +233,13 @@ func uploadJournal(ctx context.Context, store storage.BlobStore, ix *index.Index
 	return nil
 }
 
-// reportCatchUp is row 10 of the table.
+// reportCatchUp is row 12 of the table.
 func (b *bench) reportCatchUp(p func(string, ...any)) {
 	verdictCU := "—"
 	if v, ok := b.med("catchup"); ok {
 		verdictCU = fmt.Sprintf("target ≥ 20,000: %s", verdict(v >= 20000))
 	}
 	n := envInt("BENCH_CATCHUP_EVENTS", 200_000)
-	p("| 10 | catch-up of a new node (`serve` on an empty data dir → `/readyz` 200, process start included), %d events, snapshot %d behind the head, events/s | %s | from seq 1 without the snapshot %s | %s |",
+	p("| 12 | catch-up of a new node (`serve` on an empty data dir → `/readyz` 200, process start included), %d events, snapshot %d behind the head, events/s | %s | from seq 1 without the snapshot %s | %s |",
 		n, min(n/2, 5000), b.fig("catchup", "%.0f"), b.fig("catchup/scratch", "%.0f"), verdictCU)
 }

@@ -259,7 +259,9 @@ func (b *bench) run(ctx context.Context) error {
 		{"1,2,6", b.transfers}, {"3", b.concurrent}, {"5", b.publish}, {"7", b.rebuild},
 		{"8", b.signedLog}, // the signed log at 100,000 events (log.go)
 		{"9", b.lists},     // lists and feeds under 16 callers: peak RSS (lists.go)
-		{"10", b.catchUp},  // catch-up of a new node from a snapshot (catchup.go)
+		// 3 nodes on one bucket: commit latency, publish rate (cluster.go)
+		{"10,11", b.cluster},
+		{"12", b.catchUp}, // catch-up of a new node from a snapshot (catchup.go)
 	}
 	for _, s := range steps {
 		run := false

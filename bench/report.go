@@ -128,6 +128,8 @@ func (b *bench) report(w io.Writer) {
 	p("| 7 | `index rebuild --from-bucket` of %d mirrored events, events/s | %s | | %s |", b.rebuildEvents, b.fig("rebuild", "%.0f"), rb)
 	p("| 7 | the same, process start included, events/s | %s | | |", b.fig("rebuild/wall", "%.0f"))
 	b.reportLog(p) // 8: the signed log (log.go)
+	// 10, 11: three nodes on one bucket (cluster.go)
+	b.reportCluster(p)
 	for _, l := range []struct{ key, what string }{
 		{"lists/events/rss", "`GET /events?limit=1000`, paged through"},
 		{"lists/releases/rss", "`GET /products/lists/releases?limit=1000`, paged through"},
