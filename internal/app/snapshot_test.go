@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,24 +28,6 @@ import (
 	"github.com/reliquary/reliquary/storage"
 	"github.com/reliquary/reliquary/storage/s3"
 )
-
-// syncBuffer is a log sink several goroutines write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func post(t *testing.T, url, token, body string) {
 	t.Helper()
@@ -66,7 +47,7 @@ func post(t *testing.T, url, token, body string) {
 
 // freshNode starts a node on an empty data dir holding only the library's
 // signing key, over store; it returns the app, its server and its log.
-func freshNode(t *testing.T, keyFrom string, store storage.BlobStore) (*app.App, *httptest.Server, *syncBuffer) {
+func freshNode(t *testing.T, keyFrom string, store storage.BlobStore) (*app.App, *httptest.Server, *testenv.SyncBuffer) {
 	t.Helper()
 	dir := t.TempDir()
 	key, err := os.ReadFile(filepath.Join(keyFrom, signing.DefaultKeyFile))
@@ -78,7 +59,7 @@ func freshNode(t *testing.T, keyFrom string, store storage.BlobStore) (*app.App,
 	}
 	// Every node of one library shares the secrets key (webhook records
 	// are sealed under it), as --secrets-key does in a cluster.
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	a, err := app.New(t.Context(), app.Config{DataDir: dir, Store: store, Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		SecretsKey:     filepath.Join(keyFrom, secrets.DefaultKeyFile),
 		MirrorInterval: 20 * time.Millisecond, SnapshotInterval: time.Hour})

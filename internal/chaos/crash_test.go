@@ -161,7 +161,7 @@ type crashConfig struct {
 // every acknowledged change is there and nothing unacknowledged is half
 // visible. RELIQUARY_CHAOS_KILLS sets the number of kills (make chaos: 20).
 func TestCrashUnderMixedWorkload(t *testing.T) {
-	kills := envInt("RELIQUARY_CHAOS_KILLS", 3)
+	kills := testenv.EnvInt("RELIQUARY_CHAOS_KILLS", 3)
 	t.Run("fs", func(t *testing.T) { crashTest(t, crashConfig{kills: kills, clients: 6, store: "fs"}) })
 	if os.Getenv("RELIQUARY_CHAOS_KILLS") != "" {
 		t.Run("s3", func(t *testing.T) { crashTest(t, crashConfig{kills: max(kills/4, 2), clients: 6, store: "s3"}) })
@@ -173,7 +173,7 @@ func TestCrashUnderMixedWorkload(t *testing.T) {
 // its digest, none answered with an error is visible, one cut by the kill
 // is either absent or complete; fsck --repair then fsck is clean.
 func TestCrashWhileUploading(t *testing.T) {
-	kills := max(envInt("RELIQUARY_CHAOS_KILLS", 2)/4, 2)
+	kills := max(testenv.EnvInt("RELIQUARY_CHAOS_KILLS", 2)/4, 2)
 	for _, store := range []string{"fs", "s3"} {
 		t.Run(store, func(t *testing.T) { crashTest(t, crashConfig{kills: kills, clients: 8, uploads: true, store: store}) })
 	}

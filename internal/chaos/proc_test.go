@@ -5,7 +5,6 @@
 package chaos_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,9 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,33 +32,6 @@ func TestMain(m *testing.M) {
 // binary is the reliquary command, built once per test run.
 func binary(t *testing.T) string { return testenv.ReliquaryBinary(t) }
 
-// env returns the iteration count set by name in the environment, or def.
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing and a test
-// reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // server is one `reliquary serve` process on a fixed address, so a
 // restart keeps the URL.
 type server struct {
@@ -72,7 +42,7 @@ type server struct {
 	scheme  string
 	cmd     *exec.Cmd
 	exited  chan struct{}
-	log     *syncBuffer // stderr of every run, appended
+	log     *testenv.SyncBuffer // stderr of every run, appended
 }
 
 func freeAddr(t *testing.T) string {
@@ -86,7 +56,7 @@ func freeAddr(t *testing.T) string {
 }
 
 func newServer(t *testing.T, dataDir string, args ...string) *server {
-	s := &server{t: t, dataDir: dataDir, addr: freeAddr(t), args: args, scheme: "http", log: &syncBuffer{}}
+	s := &server{t: t, dataDir: dataDir, addr: freeAddr(t), args: args, scheme: "http", log: &testenv.SyncBuffer{}}
 	t.Cleanup(func() {
 		if s.cmd != nil {
 			s.kill()

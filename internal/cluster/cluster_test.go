@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/reliquary/reliquary/internal/journal"
+	"github.com/reliquary/reliquary/internal/testenv"
 	"github.com/reliquary/reliquary/storage"
 	"github.com/reliquary/reliquary/storage/s3"
 )
@@ -44,8 +45,8 @@ func TestClusterKillsAndPartition(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 3-node cluster run (-short)")
 	}
-	dur := time.Duration(envInt("RELIQUARY_CLUSTER_SECONDS", 40)) * time.Second
-	kills := envInt("RELIQUARY_CLUSTER_KILLS", 4)
+	dur := time.Duration(testenv.EnvInt("RELIQUARY_CLUSTER_SECONDS", 40)) * time.Second
+	kills := testenv.EnvInt("RELIQUARY_CLUSTER_KILLS", 4)
 	began := time.Now()
 	c := newCluster(t, 3)
 

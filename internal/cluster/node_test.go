@@ -7,7 +7,6 @@
 package cluster_test
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,32 +38,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing and a test
-// reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // node is one `reliquary serve` process on a fixed address (a restart
 // keeps the URL) with its own data directory and its own proxy to MinIO.
 type node struct {
@@ -80,7 +52,7 @@ type node struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
-	log    *syncBuffer
+	log    *testenv.SyncBuffer
 	starts int
 }
 
@@ -151,7 +123,7 @@ func newCluster(t *testing.T, n int) *cluster {
 	}
 	c := &cluster{t: t, minio: m, s3: cfg}
 	for i := range n {
-		nd := &node{t: t, id: i, addr: freeAddr(t), dataDir: t.TempDir(), proxy: testenv.StartProxy(t, m.Endpoint), log: &syncBuffer{}}
+		nd := &node{t: t, id: i, addr: freeAddr(t), dataDir: t.TempDir(), proxy: testenv.StartProxy(t, m.Endpoint), log: &testenv.SyncBuffer{}}
 		nd.args = append([]string{"--s3-endpoint", nd.proxy.Addr}, base...)
 		nd.env = []string{"RELIQUARY_S3_SECRET_KEY=" + cfg.SecretKey}
 		if strings.Contains(help, "--node-id") {
