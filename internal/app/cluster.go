@@ -35,11 +35,28 @@ const commitAttempts = 3
 // commitTimeout bounds one commit's store calls.
 const commitTimeout = 10 * time.Second
 
+// storeDownPause is how long a node refuses commits without trying the
+// store after a commit found the store unavailable: commits are serial
+// (bbolt has one writer), so without it every write queued behind a hung
+// store would wait out its own timeout before its 503.
+const storeDownPause = time.Second
+
 // bucketCommitter is index.Committer on the blob store.
 type bucketCommitter struct {
 	store  storage.BlobStore
 	nodeID string
 	log    *slog.Logger
+	// now is the clock of the store-down pause (nil: time.Now).
+	now func() time.Time
+	// downUntil (unix nanoseconds) ends the current store-down pause.
+	downUntil atomic.Int64
+}
+
+func (c *bucketCommitter) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
 }
 
 // Commit creates the transaction's journal object. nil: committed (by this
@@ -50,6 +67,18 @@ type bucketCommitter struct {
 // else is storage.ErrUnavailable: the write is refused, nothing applied
 // (when a lost answer hid a commit after all, the follower applies it).
 func (c *bucketCommitter) Commit(ctx context.Context, evs []*journal.Event) error {
+	if until := c.downUntil.Load(); c.clock().UnixNano() < until {
+		return fmt.Errorf("journal commit: the store did not answer the last commit; retrying it after %s: %w",
+			time.Unix(0, until).UTC().Format(time.RFC3339Nano), storage.ErrUnavailable)
+	}
+	err := c.commit(ctx, evs)
+	if errors.Is(err, storage.ErrUnavailable) {
+		c.downUntil.Store(c.clock().Add(storeDownPause).UnixNano())
+	}
+	return err
+}
+
+func (c *bucketCommitter) commit(ctx context.Context, evs []*journal.Event) error {
 	body, err := journal.EncodeObject(evs)
 	if err != nil {
 		return err
