@@ -86,14 +86,18 @@ func (ix *Index) updateSolo(ctx context.Context, fn func(library.WriteTx) error)
 			if attempt+1 >= commitRetries {
 				return fmt.Errorf("journal commit: lost the race for the next seq %d times: %w", commitRetries, storage.ErrUnavailable)
 			}
+			// Nodes racing again: step apart first, then catch up and
+			// re-run fn against the newest state at once: it re-decides
+			// (a pause after the catch-up would only let the others move
+			// the head again).
+			if attempt > 0 {
+				time.Sleep(raceBackoff(attempt - 1))
+			}
 			if ix.catchUp != nil {
 				if cerr := ix.catchUp(ctx); cerr != nil {
 					return fmt.Errorf("journal commit: catch up after a lost race: %w", errors.Join(cerr, storage.ErrUnavailable))
 				}
 			}
-			// Nodes racing again: step apart, then re-run fn against the
-			// new state: it re-decides.
-			time.Sleep(raceBackoff(attempt))
 			continue
 		}
 		if err != nil && !errors.Is(err, storage.ErrUnavailable) && ix.catchUp != nil && attempt+1 < commitRetries && ctx.Err() == nil {

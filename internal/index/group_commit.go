@@ -138,13 +138,19 @@ func (ix *Index) commitGroup(batch []*groupCall) {
 			attempt++
 			if attempt >= commitRetries {
 				err = fmt.Errorf("journal commit: lost the race for the next seq %d times: %w", commitRetries, storage.ErrUnavailable)
-			} else if cerr := ix.groupCatchUp(batch[0].ctx); cerr != nil {
-				err = fmt.Errorf("journal commit: catch up after a lost race: %w", errors.Join(cerr, storage.ErrUnavailable))
 			} else {
-				// Nodes racing again: step apart, then re-run every member
-				// against the new state.
-				time.Sleep(raceBackoff(attempt - 1))
-				continue
+				// Nodes racing again: step apart first, then catch up
+				// and re-run every member against the newest state at
+				// once (a pause after the catch-up would only let the
+				// others move the head again).
+				if attempt > 1 {
+					time.Sleep(raceBackoff(attempt - 2))
+				}
+				if cerr := ix.groupCatchUp(batch[0].ctx); cerr != nil {
+					err = fmt.Errorf("journal commit: catch up after a lost race: %w", errors.Join(cerr, storage.ErrUnavailable))
+				} else {
+					continue
+				}
 			}
 		}
 		if err != nil {
