@@ -56,6 +56,22 @@ func readTail(ctx context.Context, store storage.BlobStore, head uint64) (*tail,
 		covered = sg.last
 	}
 	next := covered + 1
+	if head <= covered && covered > 0 {
+		// Segments hold a fixed number of events, commit objects whole
+		// transactions: a group commit may start in the last segment and
+		// end after it. Its later events have no key of their own, so
+		// the probe must start after the group, or the journal would
+		// seem to end at the segment (and this node's next commit would
+		// create a second event at the next seq: a fork).
+		first, evs, err := objectHolding(ctx, store, covered, 0)
+		if err != nil {
+			return nil, err
+		}
+		if end := first + uint64(len(evs)); evs != nil && end > next {
+			t.add(first, evs)
+			next = end
+		}
+	}
 	if head > covered {
 		first, evs, err := objectHolding(ctx, store, head, covered)
 		if err != nil {

@@ -126,3 +126,56 @@ func TestTailReadsGroupCommitObjects(t *testing.T) {
 		t.Fatal("catch up over a bad object: no error")
 	}
 }
+
+// TestTailGroupAcrossTheSegmentEnd: a group commit object that starts in
+// the last segment and ends after it (journal/…999.json holds 999–1001,
+// the segment 1–1000). Catch-up must replay through the group's end: a
+// node left at head 1000 would find no journal/…1001.json (that seq lives
+// inside the group) and its next commit would create one — a second
+// event 1001 in the bucket, a fork (seen once in the cluster bench).
+func TestTailGroupAcrossTheSegmentEnd(t *testing.T) {
+	store, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := t.Context()
+	var all []*Event
+	prev := ZeroHash
+	for seq := uint64(1); seq <= 1010; seq++ {
+		e := &Event{Time: time.Unix(1700000000, 0), Actor: "t", Type: "test", Subject: "s"}
+		if err := e.Seal(seq-1, prev); err != nil {
+			t.Fatal(err)
+		}
+		prev = e.Hash
+		all = append(all, e)
+	}
+	put := func(key string, evs []*Event) {
+		t.Helper()
+		var buf bytes.Buffer
+		for _, e := range evs {
+			raw, _ := json.Marshal(e)
+			buf.Write(raw)
+			buf.WriteString("\n")
+		}
+		if _, err := store.Put(ctx, key, bytes.NewReader(buf.Bytes()), int64(buf.Len()), storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(storage.JournalSegmentKey(1, 1000), all[:1000])
+	for seq := uint64(1); seq <= 1010; {
+		n := uint64(1)
+		if seq == 999 {
+			n = 3
+		}
+		put(storage.JournalKey(seq), all[seq-1:seq-1+n])
+		seq += n
+	}
+	for _, head := range []uint64{0, 998, 1001} {
+		ix := &memAppender{evs: append([]*Event(nil), all[:head]...)}
+		n, err := CatchUp(ctx, store, ix)
+		if err != nil || n != int(1010-head) {
+			t.Fatalf("catch up from %d: %d events, %v; want %d (through the group's end)", head, n, err, 1010-head)
+		}
+	}
+}
