@@ -41,6 +41,42 @@ func (m *memAppender) AppendJournal(evs []*Event) error {
 	return nil
 }
 
+// testChain is a journal of n sealed events, seq 1 to n.
+func testChain(t *testing.T, n uint64) []*Event {
+	t.Helper()
+	var all []*Event
+	prev := ZeroHash
+	for seq := uint64(1); seq <= n; seq++ {
+		e := &Event{Time: time.Unix(1700000000, 0), Actor: "t", Type: "test", Subject: "s"}
+		if err := e.Seal(seq-1, prev); err != nil {
+			t.Fatal(err)
+		}
+		prev = e.Hash
+		all = append(all, e)
+	}
+	return all
+}
+
+// putEvents stores evs under key as the mirror and the commit path do:
+// one JSON event per line (a whole segment ends with a newline).
+func putEvents(t *testing.T, store storage.BlobStore, key string, evs []*Event) {
+	t.Helper()
+	var buf bytes.Buffer
+	for i, e := range evs {
+		raw, _ := json.Marshal(e)
+		if i > 0 {
+			buf.WriteString("\n")
+		}
+		buf.Write(raw)
+	}
+	if len(evs) == SegmentSize {
+		buf.WriteString("\n")
+	}
+	if _, err := store.Put(t.Context(), key, bytes.NewReader(buf.Bytes()), int64(buf.Len()), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestTailReadsGroupCommitObjects: a bucket with one segment (1–1000),
 // then commit objects of one event and groups of several (DESIGN §9),
 // crossing the probe's window: catch-up from seq 0, from a head inside a
@@ -54,34 +90,8 @@ func TestTailReadsGroupCommitObjects(t *testing.T) {
 	}
 	defer store.Close()
 	ctx := t.Context()
-	var all []*Event
-	prev := ZeroHash
-	for seq := uint64(1); seq <= 1075; seq++ {
-		e := &Event{Time: time.Unix(1700000000, 0), Actor: "t", Type: "test", Subject: "s"}
-		if err := e.Seal(seq-1, prev); err != nil {
-			t.Fatal(err)
-		}
-		prev = e.Hash
-		all = append(all, e)
-	}
-	put := func(key string, evs []*Event, sep string) {
-		t.Helper()
-		var buf bytes.Buffer
-		for i, e := range evs {
-			raw, _ := json.Marshal(e)
-			if i > 0 {
-				buf.WriteString(sep)
-			}
-			buf.Write(raw)
-		}
-		if sep == "\n" && len(evs) == SegmentSize {
-			buf.WriteString("\n")
-		}
-		if _, err := store.Put(ctx, key, bytes.NewReader(buf.Bytes()), int64(buf.Len()), storage.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	put(storage.JournalSegmentKey(1, 1000), all[:1000], "\n")
+	all := testChain(t, 1075)
+	putEvents(t, store, storage.JournalSegmentKey(1, 1000), all[:1000])
 	// Commit objects after the segment: groups at 1002 (3 events), 1040
 	// (2, across the 32-key window from 1001) and 1070 (6, the last).
 	for seq := uint64(1001); seq <= 1075; {
@@ -94,7 +104,7 @@ func TestTailReadsGroupCommitObjects(t *testing.T) {
 		case 1070:
 			n = 6
 		}
-		put(storage.JournalKey(seq), all[seq-1:seq-1+n], "\n")
+		putEvents(t, store, storage.JournalKey(seq), all[seq-1:seq-1+n])
 		seq += n
 	}
 	for _, head := range []uint64{0, 500, 1000, 1003, 1041, 1075} {
@@ -140,35 +150,14 @@ func TestTailGroupAcrossTheSegmentEnd(t *testing.T) {
 	}
 	defer store.Close()
 	ctx := t.Context()
-	var all []*Event
-	prev := ZeroHash
-	for seq := uint64(1); seq <= 1010; seq++ {
-		e := &Event{Time: time.Unix(1700000000, 0), Actor: "t", Type: "test", Subject: "s"}
-		if err := e.Seal(seq-1, prev); err != nil {
-			t.Fatal(err)
-		}
-		prev = e.Hash
-		all = append(all, e)
-	}
-	put := func(key string, evs []*Event) {
-		t.Helper()
-		var buf bytes.Buffer
-		for _, e := range evs {
-			raw, _ := json.Marshal(e)
-			buf.Write(raw)
-			buf.WriteString("\n")
-		}
-		if _, err := store.Put(ctx, key, bytes.NewReader(buf.Bytes()), int64(buf.Len()), storage.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	put(storage.JournalSegmentKey(1, 1000), all[:1000])
+	all := testChain(t, 1010)
+	putEvents(t, store, storage.JournalSegmentKey(1, 1000), all[:1000])
 	for seq := uint64(1); seq <= 1010; {
 		n := uint64(1)
 		if seq == 999 {
 			n = 3
 		}
-		put(storage.JournalKey(seq), all[seq-1:seq-1+n])
+		putEvents(t, store, storage.JournalKey(seq), all[seq-1:seq-1+n])
 		seq += n
 	}
 	for _, head := range []uint64{0, 998, 1001} {
